@@ -1,0 +1,50 @@
+"""Task registry: a task is chosen by name. Adding a task = one module + one line here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from tripost.tasks.base import Task, check_text, is_correct, read_problems
+
+
+def _arithmetic(**kw: Any) -> Task:
+    from tripost.tasks.arithmetic import MultistepArithmetic
+
+    return MultistepArithmetic(**kw)
+
+
+def _word_sorting(**kw: Any) -> Task:
+    from tripost.tasks.word_sorting import WordSorting
+
+    return WordSorting(**kw)
+
+
+def _dates(**kw: Any) -> Task:
+    from tripost.tasks.dates import DateUnderstanding
+
+    return DateUnderstanding(**kw)
+
+
+def _logical_deduction(**kw: Any) -> Task:
+    from tripost.tasks.logical_deduction import LogicalDeduction
+
+    return LogicalDeduction(**kw)
+
+
+TASKS: dict[str, Callable[..., Task]] = {
+    "multistep_arithmetic": _arithmetic,
+    "word_sorting": _word_sorting,
+    "date_understanding": _dates,
+    "logical_deduction": _logical_deduction,
+}
+
+
+def get_task(name: str, **options: Any) -> Task:
+    """The task called ``name``; ``options`` go to its constructor (e.g. ``instruction``)."""
+    if name not in TASKS:
+        raise ValueError(f"unknown task {name!r}; known: {', '.join(sorted(TASKS))}")
+    return TASKS[name](**options)
+
+
+__all__ = ["TASKS", "Task", "check_text", "get_task", "is_correct", "read_problems"]

@@ -1,0 +1,120 @@
+"""The Task protocol: everything task-specific lives in one module that implements it.
+
+A task module provides a generator of problems with *seen* / *unseen* buckets, a reader of
+BIG-Bench Hard inputs, a gold solver writing a step-by-step rationale, scripted feedback (the
+first wrong step, its segment and a reason), scripted improvement (keep the steps before the
+error verbatim, rewrite from there), answer parsing, and error injection (for tests and for
+the few-shot examples of an LLM expert).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from tripost.trajectory import FINAL, Attempt, Feedback, FormatError, Problem
+
+
+@runtime_checkable
+class Task(Protocol):
+    name: str
+    #: text appended after "Answer: Let's think step by step." (may be empty; keep a leading space)
+    instruction: str
+    #: the bucket names in report order, e.g. ["l3d2", "l4d2", ...]
+    buckets: list[str]
+
+    def generate(self, rng: random.Random, split: str) -> Problem:
+        """One random problem of the ``"seen"`` or ``"unseen"`` split."""
+        ...
+
+    def problem_from_text(self, question: str, target: str | None) -> Problem | None:
+        """A Problem from a question written as BIG-Bench Hard writes it; None if it cannot
+        be parsed (never a wrong guess). ``target`` is the given answer, if any."""
+        ...
+
+    def solve(self, problem: Problem) -> Attempt | None:
+        """The gold rationale, or None when the problem cannot be solved by script."""
+        ...
+
+    def extract_answer(self, attempt: Attempt) -> str | None:
+        """The answer in the (Final response) step, normalised, or None."""
+        ...
+
+    def check(self, problem: Problem, attempt: Attempt) -> Feedback:
+        """Scripted feedback: the first wrong step of a parsed attempt. Never raises."""
+        ...
+
+    def improve(self, problem: Problem, attempt: Attempt, feedback: Feedback) -> Attempt | None:
+        """Scripted improvement: keep the steps before ``feedback.error_step`` verbatim and
+        rewrite from there. None if no rewrite is possible."""
+        ...
+
+    def inject_error(self, problem: Problem, attempt: Attempt, rng: random.Random) -> tuple[Attempt, str] | None:
+        """A copy of a gold attempt with one error; returns it and the label of the wrong step."""
+        ...
+
+
+def check_text(task: Task, problem: Problem, text: str) -> Feedback:
+    """Scripted feedback on raw model text: malformed attempts get a parse-error feedback."""
+    try:
+        attempt = Attempt.parse(text.strip("\n"))
+    except FormatError as e:
+        first = text.strip().split("\n")[0][:80]
+        return Feedback.error(None, "1", first, f"the answer does not follow the step format ({e})")
+    try:
+        return task.check(problem, attempt)
+    except Exception as e:  # a checker bug must never kill a run; report it as feedback
+        last = attempt.steps[-1]
+        return Feedback.error(attempt, last.label, last.text, f"the answer could not be checked ({e})")
+
+
+def is_correct(task: Task, problem: Problem, text: str) -> bool:
+    """Whether the final answer of raw attempt text matches the gold answer."""
+    try:
+        attempt = Attempt.parse(text.strip("\n"))
+    except FormatError:
+        return False
+    return task.extract_answer(attempt) == problem.answer
+
+
+def final_step(attempt: Attempt):
+    return attempt.steps[attempt.index(FINAL)]
+
+
+def read_problems(task: Task, path: str | Path) -> list[Problem | None]:
+    """Problems from a BIG-Bench Hard JSON file (``{"examples": [{"input", "target"}]}``) or a
+    JSONL file of ``{"question", "answer"|"target"}`` lines (or Problem.to_json lines).
+    Unparsable questions give None; malformed lines raise ValueError naming file and line."""
+    path = Path(path)
+    text = path.read_text()
+    items: list[tuple[str, str | None]] = []
+    if path.suffix == ".json":
+        try:
+            data = json.loads(text)
+            examples = data["examples"]
+        except (json.JSONDecodeError, KeyError, TypeError) as e:
+            raise ValueError(f"{path}: not a BIG-Bench Hard JSON file ({e})") from None
+        for i, ex in enumerate(examples):
+            if not isinstance(ex, dict) or "input" not in ex:
+                raise ValueError(f"{path}: example {i}: missing field 'input'")
+            items.append((ex["input"], ex.get("target")))
+    else:
+        for lineno, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                d = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{path}:{lineno}: invalid JSON ({e.msg})") from None
+            if not isinstance(d, dict) or not isinstance(d.get("question"), str):
+                raise ValueError(f"{path}:{lineno}: missing string field 'question'")
+            q = d["question"]
+            if q.startswith("Q: "):
+                q = q[3:]
+            target = d.get("answer", d.get("target", d.get("correct_answer")))
+            if isinstance(target, list):  # word sorting's published data: a list of words
+                target = " ".join(map(str, target))
+            items.append((q.strip(), None if target is None else str(target)))
+    return [task.problem_from_text(q, t) for q, t in items]
