@@ -87,6 +87,11 @@ def read_problems(task: Task, path: str | Path) -> list[Problem | None]:
     """Problems from a BIG-Bench Hard JSON file (``{"examples": [{"input", "target"}]}``) or a
     JSONL file of ``{"question", "answer"|"target"}`` lines (or Problem.to_json lines).
     Unparsable questions give None; malformed lines raise ValueError naming file and line."""
+    return [task.problem_from_text(q, t) for q, t in raw_items(path)]
+
+
+def raw_items(path: str | Path) -> list[tuple[str, str | None]]:
+    """(question, target) pairs of a BBH JSON file or a JSONL file; see ``read_problems``."""
     path = Path(path)
     text = path.read_text()
     items: list[tuple[str, str | None]] = []
@@ -117,4 +122,4 @@ def read_problems(task: Task, path: str | Path) -> list[Problem | None]:
             if isinstance(target, list):  # word sorting's published data: a list of words
                 target = " ".join(map(str, target))
             items.append((q.strip(), None if target is None else str(target)))
-    return [task.problem_from_text(q, t) for q, t in items]
+    return items

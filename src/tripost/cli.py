@@ -1,0 +1,292 @@
+"""The ``tripost`` command. It only parses arguments and wires objects; the work is elsewhere.
+
+    tripost demo [--task T] [--out DIR] [--seed N] [--quick]
+    tripost run --config FILE --out DIR [--set key=value ...]
+    tripost solve --task T --data FILE --output OUT.jsonl
+    tripost feedback --task T --input IN.jsonl --output OUT.jsonl [--expert scripted|llm ...]
+    tripost eval --model DIR --task T --data FILE [--rounds R] --out DIR
+    tripost tasks
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tripost.config import ConfigError, RunConfig, load_config
+
+log = logging.getLogger("tripost")
+
+
+def _expert_args(p: argparse.ArgumentParser, single: bool = False) -> None:
+    g = p.add_argument_group("expert")
+    if single:
+        g.add_argument("--expert", choices=["scripted", "llm"], default="scripted",
+                       help="feedback module (default: scripted)")
+    else:
+        g.add_argument("--feedback", choices=["scripted", "llm"], help="feedback module")
+        g.add_argument("--improvement", choices=["scripted", "llm"], help="improvement module")
+    g.add_argument("--base-url", help="OpenAI-compatible endpoint (default: $OPENAI_BASE_URL)")
+    g.add_argument("--model-name", help="model name at the endpoint")
+    g.add_argument("--cache-dir", help="LLM response cache (default: ~/.cache/tripost/llm, "
+                   "or RUN_DIR/llm_cache in a run)")
+    g.add_argument("--concurrency", type=int, help="LLM requests in flight (default 32)")
+
+
+def _llm_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    keys = {"base_url": "base_url", "model_name": "model", "cache_dir": "cache_dir",
+            "concurrency": "concurrency"}
+    return {v: getattr(args, k) for k, v in keys.items() if getattr(args, k, None) is not None}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="tripost", description=__doc__.split("\n")[0])
+    ap.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo", help="the embedded default: tiny model, generated data, scripted expert")
+    p.add_argument("--task", default="multistep_arithmetic")
+    p.add_argument("--out", default="runs/demo", help="run directory (re-run to resume)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quick", action="store_true", help="toy size, a few minutes, no accuracy claim")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config field, e.g. --set train.lr=1e-3")
+    _expert_args(p)
+
+    p = sub.add_parser("run", help="run (or resume) an experiment from a YAML config")
+    p.add_argument("--config", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    _expert_args(p)
+
+    p = sub.add_parser("solve", help="gold solver on a JSONL or BBH JSON file of problems")
+    p.add_argument("--task", required=True)
+    p.add_argument("--data", required=True)
+    p.add_argument("--output", required=True)
+
+    p = sub.add_parser("feedback", help="expert feedback on given attempts")
+    p.add_argument("--task", required=True)
+    p.add_argument("--input", required=True)
+    p.add_argument("--output", required=True)
+    _expert_args(p, single=True)
+
+    p = sub.add_parser("eval", help="self-improvement evaluation of a checkpoint")
+    p.add_argument("--model", required=True, help="HF checkpoint directory (or hub id)")
+    p.add_argument("--task", required=True)
+    p.add_argument("--data", required=True, help="JSONL of problems or a BBH JSON file")
+    p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--out", required=True)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--max-new-tokens", type=int, default=1400)
+
+    sub.add_parser("tasks", help="list the registered tasks")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S",
+    )
+    for noisy in ("httpx", "openai", "urllib3", "matplotlib"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        return COMMANDS[args.command](args)
+    except (ConfigError, ValueError, FileNotFoundError) as e:
+        print(f"tripost: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("tripost: interrupted; re-run the same command to resume", file=sys.stderr)
+        return 130
+
+
+def _parse_sets(pairs: list[str]) -> dict[str, Any]:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise ConfigError(f"--set {pair!r}: expected KEY=VALUE")
+        out[key] = yaml.safe_load(value)
+    return out
+
+
+def _expert_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if getattr(args, "feedback", None):
+        out["expert.feedback"] = args.feedback
+    if getattr(args, "improvement", None):
+        out["expert.improvement"] = args.improvement
+    for k, v in _llm_overrides(args).items():
+        out[f"expert.llm.{k}"] = v
+    return out
+
+
+def demo_config_path(task: str, quick: bool) -> Path:
+    name = f"demo_{task}{'_quick' if quick else ''}.yaml"
+    path = resources.files("tripost") / "configs" / name
+    if not path.is_file():
+        raise ConfigError(f"no demo config for task {task!r} ({name})")
+    return Path(str(path))
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    overrides = {"seed": args.seed, **_expert_overrides(args), **_parse_sets(args.set)}
+    cfg = load_config(demo_config_path(args.task, args.quick), overrides)
+    return _run(cfg, args.out)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    overrides = {**_expert_overrides(args), **_parse_sets(args.set)}
+    return _run(load_config(args.config, overrides), args.out)
+
+
+def _run(cfg: RunConfig, out: str) -> int:
+    from tripost.loop import run_tripost
+
+    report = run_tripost(cfg, out)
+    from tripost.report import markdown
+
+    print(markdown(report))
+    print(f"wrote {out}/report.json, {out}/report.md, {out}/accuracy.png")
+    return 0
+
+
+def cmd_solve(args: argparse.Namespace) -> int:
+    from tripost.tasks import get_task
+    from tripost.tasks.base import raw_items
+
+    task = get_task(args.task)
+    solved = unparsed = disagree = 0
+    rows = []
+    for question, target in raw_items(args.data):
+        problem = task.problem_from_text(question, target)
+        attempt = task.solve(problem) if problem else None
+        answer = task.extract_answer(attempt) if attempt else None
+        if attempt is None:
+            unparsed += 1
+        else:
+            solved += 1
+            if target is not None and problem.answer != answer:
+                disagree += 1
+        rows.append({"question": question, "rationale": attempt.render() if attempt else None,
+                     "answer": answer, "target": target})
+    _write_jsonl(args.output, rows)
+    print(f"{len(rows)} problems: {solved} solved, {unparsed} unparsed, "
+          f"{disagree} disagreeing with the target")
+    return 0
+
+
+def cmd_feedback(args: argparse.Namespace) -> int:
+    from tripost.experts import build_feedback
+    from tripost.tasks import get_task
+    from tripost.trajectory import Problem
+
+    task = get_task(args.task)
+    llm = None
+    if args.expert == "llm":
+        from tripost.experts.llm import LLMConfig
+
+        llm = LLMConfig(**_llm_overrides(args))
+    fbk = build_feedback(args.expert, task, llm)
+    items = _read_jsonl(args.input, required=("question", "attempt"))
+    problems, attempts = [], []
+    for lineno, d in items:
+        p = task.problem_from_text(d["question"], d.get("target", d.get("answer")))
+        problems.append(p or Problem(d["question"], "", task.name))
+        attempts.append(d["attempt"])
+    results = fbk.give_feedback(problems, attempts)
+    rows = []
+    for (_, d), res in zip(items, results):
+        f = res.feedback
+        row = dict(d)
+        row.update({
+            "correct": None if f is None else f.correct,
+            "error_step": None if f is None or f.correct else f.error_step,
+            "segment": None if f is None or f.correct else f.segment,
+            "feedback": None if f is None else f.render(),
+        })
+        if f is None:
+            row["drop_reason"] = res.drop_reason
+        rows.append(row)
+    _write_jsonl(args.output, rows)
+    n_ok = sum(r["correct"] is True for r in rows)
+    n_drop = sum(r["correct"] is None for r in rows)
+    print(f"{len(rows)} attempts: {n_ok} correct, {len(rows) - n_ok - n_drop} wrong, {n_drop} dropped")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from tripost.evaluation import EvalConfig, bucket_rows, outcome_json, result_rows, self_improve
+    from tripost.policy.model import load_policy
+    from tripost.rundir import RunDir
+    from tripost.tasks import get_task, read_problems
+
+    task = get_task(args.task)
+    parsed = read_problems(task, args.data)
+    problems = [p for p in parsed if p is not None]
+    if len(problems) < len(parsed):
+        log.warning("%d of %d questions could not be parsed: skipped", len(parsed) - len(problems), len(parsed))
+    cfg = EvalConfig(rounds=args.rounds, batch_size=args.batch_size, max_new_tokens=args.max_new_tokens)
+    outcomes = self_improve(load_policy(args.model), task, problems, cfg)
+    rd = RunDir(args.out)
+    rd.write_jsonl("outcomes.jsonl", (outcome_json(o) for o in outcomes))
+    rows = result_rows("eval", 0, outcomes)
+    rd.write_json("report.json", {"task": task.name, "model": str(args.model), "results": rows,
+                                  "buckets": bucket_rows("eval", 0, outcomes),
+                                  "unparsed": len(parsed) - len(problems)})
+    for r in rows:
+        print(f"{r['split']:>6}: n={r['n']} accuracy={r['accuracy']:.1%} SI.Freq={r['si_freq']:.1%} "
+              f"SI.Contrib={r['si_contrib']:.1%}")
+    return 0
+
+
+def cmd_tasks(args: argparse.Namespace) -> int:
+    from tripost.tasks import TASKS
+
+    print("\n".join(sorted(TASKS)))
+    return 0
+
+
+def _read_jsonl(path: str, required: tuple[str, ...]) -> list[tuple[int, dict]]:
+    out = []
+    for lineno, line in enumerate(Path(path).read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            d = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{path}:{lineno}: invalid JSON ({e.msg})") from None
+        for field in required:
+            if not isinstance(d, dict) or not isinstance(d.get(field), str):
+                raise ValueError(f"{path}:{lineno}: missing string field {field!r}")
+        out.append((lineno, d))
+    return out
+
+
+def _write_jsonl(path: str, rows: list[dict]) -> None:
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(p.name + ".tmp")
+    tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    tmp.replace(p)
+
+
+COMMANDS = {
+    "demo": cmd_demo,
+    "run": cmd_run,
+    "solve": cmd_solve,
+    "feedback": cmd_feedback,
+    "eval": cmd_eval,
+    "tasks": cmd_tasks,
+}
+
+if __name__ == "__main__":
+    sys.exit(main())

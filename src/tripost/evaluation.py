@@ -1,0 +1,131 @@
+"""Self-improvement evaluation and metrics (DESIGN.md §3.5 and §4).
+
+Greedy decoding of the whole trajectory: attempt -> own feedback -> if it says wrong, update ->
+... up to ``rounds`` updates. The answer is parsed from the last attempt.
+
+Metrics per bucket and split (seen / unseen / total):
+- accuracy: final answer correct;
+- si_freq: fraction of questions with at least one update;
+- si_contrib: fraction of *correct* answers reached through an update (first wrong, final right);
+  ``si_contrib_all`` is the same count over all questions;
+- fix_rate / break_rate: wrong -> right and right -> wrong among updated questions;
+- flag precision / recall: the model's first feedback says "wrong" vs the first attempt really is.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tripost.policy.generation import generate, truncate_rounds
+from tripost.policy.model import Policy
+from tripost.tasks.base import Task, is_correct
+from tripost.trajectory import STOP_PHRASE, Problem, render_prompt, split_continuation
+
+log = logging.getLogger(__name__)
+
+
+class EvalConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    rounds: int = Field(2, description="max self-improvement updates per question")
+    max_new_tokens: int = Field(1400, description="token budget of a whole trajectory")
+    batch_size: int = Field(128, description="generation batch size")
+    bf16: bool = Field(False, description="bf16 autocast while decoding")
+
+
+@dataclass
+class Outcome:
+    """One evaluated question."""
+
+    question: str
+    bucket: str
+    seen: bool
+    first_correct: bool
+    final_correct: bool
+    updated: bool
+    flagged: bool  # the model's own first feedback says the attempt is wrong
+    n_updates: int
+    output: str
+
+
+def self_improve(
+    policy: Policy, task: Task, problems: list[Problem], cfg: EvalConfig
+) -> list[Outcome]:
+    """Greedy self-improvement decoding on ``problems``."""
+    prompts = [render_prompt(p.question, task.instruction) for p in problems]
+    outs = generate(
+        policy, prompts, cfg.max_new_tokens, temperature=0.0, batch_size=cfg.batch_size, bf16=cfg.bf16
+    )
+    return [score_output(task, p, o, cfg.rounds) for p, o in zip(problems, outs)]
+
+
+def score_output(task: Task, problem: Problem, output: str, rounds: int) -> Outcome:
+    """Score one generated continuation (what follows the answer prompt)."""
+    output = truncate_rounds(output, rounds, task.instruction)
+    attempts, feedbacks = split_continuation(output, task.instruction)
+    first = is_correct(task, problem, attempts[0])
+    final = is_correct(task, problem, attempts[-1])
+    flagged = bool(feedbacks) and STOP_PHRASE not in feedbacks[0]
+    return Outcome(
+        problem.question, problem.bucket, problem.seen, first, final,
+        len(attempts) > 1, flagged, len(attempts) - 1, output,
+    )
+
+
+def metrics(outcomes: list[Outcome]) -> dict[str, float]:
+    n = len(outcomes)
+    if n == 0:
+        return {"n": 0}
+    correct = sum(o.final_correct for o in outcomes)
+    updated = [o for o in outcomes if o.updated]
+    contrib = sum(o.final_correct and not o.first_correct for o in outcomes)
+    fixed = sum(o.final_correct and not o.first_correct for o in updated)
+    broken = sum(o.first_correct and not o.final_correct for o in updated)
+    flagged = [o for o in outcomes if o.flagged]
+    wrong_first = [o for o in outcomes if not o.first_correct]
+    return {
+        "n": n,
+        "accuracy": correct / n,
+        "first_accuracy": sum(o.first_correct for o in outcomes) / n,
+        "si_freq": len(updated) / n,
+        "si_contrib": contrib / correct if correct else 0.0,
+        "si_contrib_all": contrib / n,
+        "fixed": fixed,
+        "broken": broken,
+        "fix_rate": fixed / max(1, sum(not o.first_correct for o in updated)),
+        "break_rate": broken / max(1, sum(o.first_correct for o in updated)),
+        "flag_precision": sum(not o.first_correct for o in flagged) / len(flagged) if flagged else 0.0,
+        "flag_recall": sum(o.flagged for o in wrong_first) / len(wrong_first) if wrong_first else 0.0,
+    }
+
+
+def result_rows(method: str, iteration: int, outcomes: list[Outcome]) -> list[dict]:
+    """report.json ``results`` rows for one model: seen / unseen / total."""
+    groups = {
+        "seen": [o for o in outcomes if o.seen],
+        "unseen": [o for o in outcomes if not o.seen],
+        "total": outcomes,
+    }
+    return [
+        {"method": method, "iteration": iteration, "split": split, **metrics(outs)}
+        for split, outs in groups.items()
+        if outs
+    ]
+
+
+def bucket_rows(method: str, iteration: int, outcomes: list[Outcome]) -> list[dict]:
+    """report.json ``buckets`` rows: the same metrics per subtask bucket."""
+    rows = []
+    for bucket in sorted({o.bucket for o in outcomes}):
+        outs = [o for o in outcomes if o.bucket == bucket]
+        seen = outs[0].seen
+        rows.append(
+            {"method": method, "iteration": iteration, "bucket": bucket, "seen": seen, **metrics(outs)}
+        )
+    return rows
+
+
+def outcome_json(o: Outcome) -> dict:
+    return asdict(o)

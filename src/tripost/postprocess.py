@@ -1,0 +1,142 @@
+"""Post-processing (DESIGN.md §3.3): turns, gold samples, rebalancing, dedup, weights.
+
+- *improvement* samples: each ``(attempt, feedback, next attempt, its feedback)`` turn of an
+  edited trajectory; *feedback-only* samples (regressions: attempt + expert critique) count with
+  them;
+- *non-improvement* samples: ``(correct attempt, correct feedback)``;
+- *gold* samples: gold rationale + correct feedback.
+
+Rebalancing with ratio r keeps every improvement sample and ``ceil(I / r)`` non-improvement and
+as many gold samples (paper: r = 1.5); r = None keeps everything (TriPosT-auto).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import Counter
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tripost.editing import DIRECT, FEEDBACK_ONLY, IMPROVED, EditRecord
+from tripost.trajectory import (
+    FEEDBACK_PREFIX,
+    UPDATE_PREFIX,
+    Attempt,
+    Feedback,
+    render_prompt,
+)
+from tripost.training import Sample
+
+IMPROVEMENT, NON_IMPROVEMENT, GOLD = "improvement", "non_improvement", "gold"
+
+
+class LossWeights(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    feedback_weight: float = Field(1.5, description="weight w of tokens from the first 'Feedback:' on")
+    attempt_weight: float = Field(1.0, description="weight of a (correct) first attempt")
+    wrong_attempt_weight: float = Field(
+        1.0, description="weight of a wrong first attempt that is followed by feedback"
+    )
+    prompt_weight: float = Field(0.0, description="weight of the question prompt")
+
+
+@dataclass(frozen=True)
+class TrainItem:
+    kind: str  # improvement | non_improvement | gold
+    question: str
+    attempts: tuple[Attempt, ...]
+    feedbacks: tuple[Feedback, ...]
+    eos: bool = True
+
+    def to_sample(self, weights: LossWeights, instruction: str = "") -> Sample:
+        """Weighted segments: prompt, first attempt, then feedback + updates."""
+        first_wrong = bool(self.feedbacks) and not self.feedbacks[0].correct
+        rest = ""
+        for i, att in enumerate(self.attempts):
+            if i > 0:
+                rest += f"\n{UPDATE_PREFIX}{instruction}\n{att.render()}"
+            if i < len(self.feedbacks):
+                rest += f"\n{FEEDBACK_PREFIX}{self.feedbacks[i].render()}"
+        segments = [
+            (render_prompt(self.question, instruction), weights.prompt_weight),
+            (
+                self.attempts[0].render(),
+                weights.wrong_attempt_weight if first_wrong else weights.attempt_weight,
+            ),
+        ]
+        if rest:
+            segments.append((rest, weights.feedback_weight))
+        return Sample(tuple(segments), eos=self.eos)
+
+
+def split_turns(records: list[EditRecord]) -> tuple[list[TrainItem], list[TrainItem]]:
+    """Improvement and non-improvement items from edited trajectories."""
+    improvement, non_improvement = [], []
+    for rec in records:
+        q, A, F = rec.problem.question, rec.attempts, rec.feedbacks
+        if rec.kind == DIRECT:
+            non_improvement.append(TrainItem(NON_IMPROVEMENT, q, (A[0],), (F[0],)))
+        elif rec.kind == IMPROVED:
+            for i in range(len(A) - 1):
+                improvement.append(
+                    TrainItem(
+                        IMPROVEMENT, q, (A[i], A[i + 1]), (F[i], F[i + 1]), eos=F[i + 1].correct
+                    )
+                )
+        elif rec.kind == FEEDBACK_ONLY:
+            improvement.append(TrainItem(IMPROVEMENT, q, (A[-1],), (F[-1],), eos=False))
+    return improvement, non_improvement
+
+
+def gold_items(questions_and_gold: list[tuple[str, Attempt]]) -> list[TrainItem]:
+    return [TrainItem(GOLD, q, (a,), (Feedback.ok(a),)) for q, a in questions_and_gold]
+
+
+def dedup(items: list[TrainItem]) -> list[TrainItem]:
+    seen, out = set(), []
+    for it in items:
+        key = (it.question, tuple(a.render() for a in it.attempts), tuple(f.render() for f in it.feedbacks))
+        if key not in seen:
+            seen.add(key)
+            out.append(it)
+    return out
+
+
+def rebalance(
+    improvement: list[TrainItem],
+    non_improvement: list[TrainItem],
+    gold: list[TrainItem],
+    ratio: float | None,
+    rng: random.Random,
+) -> list[TrainItem]:
+    """Keep all improvement items and ``ceil(I / ratio)`` of each other kind (all if None)."""
+    if ratio is None:
+        return improvement + non_improvement + gold
+    if ratio <= 0:
+        raise ValueError("ratio must be positive (or None for no rebalancing)")
+    n = math.ceil(len(improvement) / ratio)
+    pick = lambda xs: rng.sample(xs, min(n, len(xs)))  # noqa: E731
+    return improvement + pick(non_improvement) + pick(gold)
+
+
+def build_train_set(
+    records: list[EditRecord],
+    gold: list[tuple[str, Attempt]],
+    ratio: float | None,
+    rng: random.Random,
+) -> tuple[list[TrainItem], dict[str, int]]:
+    """Turns -> dedup -> rebalance; returns the items and stage figures."""
+    imp, non = split_turns(records)
+    imp, non, gld = dedup(imp), dedup(non), dedup(gold_items(gold))
+    items = rebalance(imp, non, gld, ratio, rng)
+    rng.shuffle(items)
+    counts = Counter(it.kind for it in items)
+    stats = {
+        "available_improvement": len(imp),
+        "available_non_improvement": len(non),
+        "available_gold": len(gld),
+        **{f"kept_{k}": counts.get(k, 0) for k in (IMPROVEMENT, NON_IMPROVEMENT, GOLD)},
+    }
+    return items, stats

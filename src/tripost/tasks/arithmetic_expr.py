@@ -1,0 +1,391 @@
+"""Expressions of the multistep arithmetic task: tokenizer, precedence-aware parser, evaluator,
+the one-operation-per-``=`` reduction the gold rationales write, and the question reader.
+
+An expression parses into a binary tree whose leaves are integers or group letters. Rendering
+a tree parenthesises every operation, which is exactly the official "fully parenthesised" form::
+
+    >>> tree = parse_expr("(-7 + 7 * 3 * -9)")
+    >>> render(tree)
+    '(-7 + ((7 * 3) * -9))'
+    >>> [render(t) for t in reductions(tree)]
+    ['(-7 + (21 * -9))', '(-7 + -189)', '-196']
+
+A question is a binary tree of *groups* (flat parenthesised sequences of integers)::
+
+    >>> q = parse_question("((7 - -1 + -1 + -4) - (-7 + 7 * 3 * -9)) =")
+    >>> render(pattern(q)), [g.text for g in groups(q)]
+    ('(A - B)', ['(7 - -1 + -1 + -4)', '(-7 + 7 * 3 * -9)'])
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+from string import ascii_uppercase
+
+OPS = ("+", "-", "*")
+LETTERS = ascii_uppercase
+
+
+class ExprError(ValueError):
+    """Text that is not a well-formed arithmetic expression."""
+
+
+@dataclass(frozen=True)
+class Node:
+    """One binary operation ``(left op right)``."""
+
+    op: str
+    left: Tree
+    right: Tree
+
+
+@dataclass(frozen=True)
+class Group:
+    """A flat group of the question, e.g. ``(7 - -1 + -1 + -4)``: numbers and operators."""
+
+    tokens: tuple[str, ...]
+
+    @property
+    def text(self) -> str:
+        return "(" + " ".join(self.tokens) + ")"
+
+    @property
+    def length(self) -> int:
+        return (len(self.tokens) + 1) // 2
+
+
+Tree = int | str | Node | Group
+_TOKEN_RE = re.compile(r"\d+|[A-Z]|[-+*()]")
+_NEG_RE = re.compile(r"-\d+")
+
+
+def tokenize(text: str) -> list[str]:
+    """``"(7 - -1)"`` -> ``["(", "7", "-", "-1", ")"]``. A ``-`` glued to a digit is a sign when
+    it follows an operator, ``(`` or the start; otherwise it is the binary minus."""
+    tokens: list[str] = []
+    pos = 0
+    while pos < len(text):
+        if text[pos].isspace():
+            pos += 1
+            continue
+        m = _TOKEN_RE.match(text, pos)
+        if m is None:
+            raise ExprError(f"unexpected character {text[pos]!r}")
+        tok = m.group()
+        if tok == "-" and (not tokens or tokens[-1] in ("+", "-", "*", "(")):
+            neg = _NEG_RE.match(text, pos)
+            if neg:
+                m, tok = neg, neg.group()
+        tokens.append(tok)
+        pos = m.end()
+    return tokens
+
+
+def parse_expr(text: str) -> Tree:
+    """Parse with precedence (``*`` before ``+ -``, left to right) into a binary tree."""
+    tokens = tokenize(text)
+    tree, i = _parse_sum(tokens, 0)
+    if i != len(tokens):
+        raise ExprError(f"unexpected {tokens[i]!r}")
+    return tree
+
+
+def _parse_sum(tokens: list[str], i: int) -> tuple[Tree, int]:
+    left, i = _parse_product(tokens, i)
+    while i < len(tokens) and tokens[i] in ("+", "-"):
+        op = tokens[i]
+        right, i = _parse_product(tokens, i + 1)
+        left = Node(op, left, right)
+    return left, i
+
+
+def _parse_product(tokens: list[str], i: int) -> tuple[Tree, int]:
+    left, i = _parse_atom(tokens, i)
+    while i < len(tokens) and tokens[i] == "*":
+        right, i = _parse_atom(tokens, i + 1)
+        left = Node("*", left, right)
+    return left, i
+
+
+def _parse_atom(tokens: list[str], i: int) -> tuple[Tree, int]:
+    if i >= len(tokens):
+        raise ExprError("unexpected end of expression")
+    tok = tokens[i]
+    if tok == "(":
+        tree, i = _parse_sum(tokens, i + 1)
+        if i >= len(tokens) or tokens[i] != ")":
+            raise ExprError("missing closing parenthesis")
+        return tree, i + 1
+    if tok in LETTERS and len(tok) == 1:
+        return tok, i + 1
+    if tok.lstrip("-").isdigit():
+        return int(tok), i + 1
+    raise ExprError(f"unexpected {tok!r}")
+
+
+def render(tree: Tree) -> str:
+    """Every operation in parentheses: ``(((7 - -1) + -1) + -4)``; groups as written."""
+    if isinstance(tree, Node):
+        return f"({render(tree.left)} {tree.op} {render(tree.right)})"
+    if isinstance(tree, Group):
+        return tree.text
+    return str(tree)
+
+
+def evaluate(tree: Tree, env: dict[str, int] | None = None) -> int:
+    """The value of a tree; letters are looked up in ``env``."""
+    if isinstance(tree, int):
+        return tree
+    if isinstance(tree, str):
+        if env is None or tree not in env:
+            raise ExprError(f"{tree} has no value")
+        return env[tree]
+    if isinstance(tree, Group):
+        return evaluate(parse_expr(tree.text))
+    a, b = evaluate(tree.left, env), evaluate(tree.right, env)
+    return a + b if tree.op == "+" else a - b if tree.op == "-" else a * b
+
+
+def reduction_order(tree: Tree) -> list[tuple[int, ...]]:
+    """Paths (0 = left, 1 = right) of the operations in the order the gold rationale reduces
+    them: by height in the original tree (operations on two numbers first), left to right
+    among equals. So ``((((6 - -4) + -9) + (6 * 7))`` reduces ``(6 - -4)``, then ``(6 * 7)``,
+    then ``(10 + -9)``; paths stay valid while the operations below them are reduced."""
+    found: list[tuple[int, tuple[int, ...]]] = []
+
+    def walk(t: Tree, path: tuple[int, ...]) -> int:
+        if not isinstance(t, Node):
+            return 0
+        h = 1 + max(walk(t.left, (*path, 0)), walk(t.right, (*path, 1)))
+        found.append((h, path))
+        return h
+
+    walk(tree, ())
+    return [path for _, path in sorted(found)]
+
+
+def subtree(tree: Tree, path: tuple[int, ...]) -> Tree:
+    for d in path:
+        assert isinstance(tree, Node)
+        tree = tree.left if d == 0 else tree.right
+    return tree
+
+
+def replace(tree: Tree, path: tuple[int, ...], new: Tree) -> Tree:
+    """A copy of ``tree`` with the subtree at ``path`` replaced by ``new``."""
+    if not path:
+        return new
+    assert isinstance(tree, Node)
+    if path[0] == 0:
+        return Node(tree.op, replace(tree.left, path[1:], new), tree.right)
+    return Node(tree.op, tree.left, replace(tree.right, path[1:], new))
+
+
+def reduce_step(tree: Tree, path: tuple[int, ...], value: int | None = None) -> Tree:
+    """One official reduction: the operation at ``path`` and every identical copy of it become
+    ``value`` (its true value by default). The official generator rewrote text, so twins such
+    as the two ``(2 * 1)`` of ``(((2 * 1) + -4) - ((2 * 1) * -9))`` go at once and the twin's
+    own turn repeats the expression unchanged; we reproduce that."""
+    node = subtree(tree, path)
+    if not isinstance(node, Node):
+        return tree
+    return _replace_all(tree, node, evaluate(node) if value is None else value)
+
+
+def _replace_all(tree: Tree, old: Node, new: int) -> Tree:
+    if tree == old:
+        return new
+    if isinstance(tree, Node):
+        return Node(tree.op, _replace_all(tree.left, old, new), _replace_all(tree.right, old, new))
+    return tree
+
+
+def reductions(tree: Tree) -> list[Tree]:
+    """The trees after each single reduction, ending in the value (empty for a number)."""
+    out: list[Tree] = []
+    for path in reduction_order(tree):
+        tree = reduce_step(tree, path)
+        out.append(tree)
+    return out
+
+
+def chain_error(
+    exprs: list[str], env: dict[str, int] | None = None, name: str = "it"
+) -> tuple[int, int, str] | None:
+    """The first fault of a chain ``e0 = e1 = ... = en``, judged by value, as ``(i, j, reason)``
+    where elements i..j show it: an element that does not parse (with its neighbours), a link
+    whose sides differ in value, or a last element that is not a number. None when right.
+
+    >>> chain_error(["(7 - -1 + -1 + -4)", "(8 + -1 + -4)", "(7 + -4)", "3"]) is None
+    True
+    >>> chain_error(["((8 + -1) + -4)", "(6 + -4)", "2"])
+    (0, 1, '((8 + -1) + -4) is not equal to (6 + -4)')
+    """
+    last = len(exprs) - 1
+    trees, values = [], []
+    for i, e in enumerate(exprs):
+        try:
+            trees.append(parse_expr(e))
+            values.append(evaluate(trees[-1], env))
+        except ExprError:
+            return max(i - 1, 0), min(i + 1, last), f"{e.strip()} is not a valid expression"
+    for i in range(last):
+        if values[i] != values[i + 1]:
+            return i, i + 1, f"{exprs[i]} is not equal to {exprs[i + 1]}"
+    if not isinstance(trees[-1], int):
+        return max(last - 1, 0), last, f"the calculation of {name} is not finished"
+    return None
+
+
+def same_expr(text: str, tree: Tree) -> bool:
+    """Whether ``text`` is the expression ``tree`` (extra parentheses allowed)."""
+    try:
+        return parse_expr(text) == tree
+    except ExprError:
+        return False
+
+
+# --- slips: the arithmetic errors of a small model -----------------------------------------------
+
+
+def slip(value: int, node: Node | None, rng: random.Random) -> int:
+    """A wrong value a small model might write for ``value`` (the result of ``node``, if
+    given): off by 1, 2 or 10, the wrong sign, a times-table slip, the other operator."""
+    cands = {value + d for d in (-10, -2, -1, 1, 2, 10)} | {-value}
+    if isinstance(node, Node) and isinstance(node.left, int) and isinstance(node.right, int):
+        a, b = node.left, node.right
+        if node.op == "*":  # 7 * 8 taken as 7 * 9 or 6 * 8
+            cands |= {value + a, value - a, value + b, value - b}
+        else:
+            cands.add(a - b if node.op == "+" else a + b)
+    cands.discard(value)
+    return rng.choice(sorted(cands))
+
+
+def slipped_reductions(start: Tree, j: int, rng: random.Random) -> list[Tree] | None:
+    """``[start, *reductions(start)]`` except that reduction j gives a wrong value (the rest
+    continues from it); None when the slip does not change the value (e.g. ``(x * 0)``) or
+    reduction j only repeats the expression."""
+    order = reduction_order(start)
+    trees = [start]
+    for path in order[:j]:
+        trees.append(reduce_step(trees[-1], path))
+    node = subtree(trees[-1], order[j])
+    if not isinstance(node, Node):
+        return None
+    bad = reduce_step(trees[-1], order[j], slip(evaluate(node), node, rng))
+    if evaluate(bad) == evaluate(trees[-1]):
+        return None
+    trees.append(bad)
+    for path in order[j + 1 :]:
+        trees.append(reduce_step(trees[-1], path))
+    return trees
+
+
+def substitute(tree: Tree, env: dict[str, int]) -> Tree:
+    """Letters replaced by their values."""
+    if isinstance(tree, str):
+        return env[tree]
+    if isinstance(tree, Node):
+        return Node(tree.op, substitute(tree.left, env), substitute(tree.right, env))
+    return tree
+
+
+# --- questions: binary trees of groups ---------------------------------------------------------
+
+
+def parse_question(text: str) -> Node | None:
+    """``"((-1 + 2 + 9 * 5) - (-2 + -4 + -4 * -7)) ="`` -> a Node whose leaves are Groups;
+    None for anything else (a bare group, a non-binary join, letters, no ``=``, >26 groups)."""
+    text = text.strip()
+    if text.startswith("Q: "):
+        text = text[3:].strip()
+    if not text.endswith("="):
+        return None
+    try:
+        tokens = tokenize(text[:-1])
+        tree, i = _parse_item(tokens, 0)
+    except ExprError:
+        return None
+    if i != len(tokens) or not isinstance(tree, Node) or len(groups(tree)) > len(LETTERS):
+        return None
+    return tree
+
+
+def _parse_item(tokens: list[str], i: int) -> tuple[Tree, int]:
+    if i >= len(tokens):
+        raise ExprError("unexpected end")
+    if tokens[i] != "(":
+        if not tokens[i].lstrip("-").isdigit():
+            raise ExprError(f"unexpected {tokens[i]!r}")
+        return int(tokens[i]), i + 1
+    items, ops = [], []
+    item, i = _parse_item(tokens, i + 1)
+    items.append(item)
+    while i < len(tokens) and tokens[i] in OPS:
+        ops.append(tokens[i])
+        item, i = _parse_item(tokens, i + 1)
+        items.append(item)
+    if i >= len(tokens) or tokens[i] != ")":
+        raise ExprError("missing closing parenthesis")
+    if len(items) >= 2 and all(isinstance(x, int) for x in items):
+        written = [str(items[0])] + [
+            t for op, x in zip(ops, items[1:], strict=True) for t in (op, str(x))
+        ]
+        return Group(tuple(written)), i + 1
+    if len(items) == 2 and not any(isinstance(x, int) for x in items):
+        return Node(ops[0], items[0], items[1]), i + 1
+    raise ExprError("not a binary tree of groups")
+
+
+def groups(tree: Tree) -> list[Group]:
+    """The groups from left to right."""
+    if isinstance(tree, Group):
+        return [tree]
+    if isinstance(tree, Node):
+        return groups(tree.left) + groups(tree.right)
+    return []
+
+
+def pattern(tree: Tree) -> Tree:
+    """The tree with its groups named A, B, C, ... from left to right: ``((A + B) - (C + D))``."""
+    names = iter(LETTERS)
+
+    def walk(t: Tree) -> Tree:
+        if isinstance(t, Group):
+            return next(names)
+        if isinstance(t, Node):
+            return Node(t.op, walk(t.left), walk(t.right))
+        return t
+
+    return walk(tree)
+
+
+def depth(tree: Tree) -> int:
+    """Levels of joins above the groups (1 for ``(A - B)``); -1 when leaves lie at unequal depths."""
+    if not isinstance(tree, Node):
+        return 0
+    a, b = depth(tree.left), depth(tree.right)
+    return a + 1 if a == b and a >= 0 else -1
+
+
+def random_question(rng: random.Random, levels: int, length: int) -> Node | Group:
+    """A BIG-Bench question tree: ``levels`` levels of joins over groups of ``length`` operands."""
+    if levels == 0:
+        nums = [str(rng.randint(-9, 9)) for _ in range(length)]
+        ops = [rng.choice(OPS) for _ in range(length - 1)]
+        return Group((nums[0], *(t for pair in zip(ops, nums[1:], strict=True) for t in pair)))
+    left = random_question(rng, levels - 1, length)
+    return Node(rng.choice(OPS), left, random_question(rng, levels - 1, length))
+
+
+def change_an_operator(tree: Tree, rng: random.Random) -> Tree:
+    """A copy of ``tree`` with one random operation given another operator."""
+    path = rng.choice(reduction_order(tree))
+    node = subtree(tree, path)
+    assert isinstance(node, Node)
+    return replace(
+        tree, path, Node(rng.choice([o for o in OPS if o != node.op]), node.left, node.right)
+    )

@@ -1,0 +1,180 @@
+"""Weighted SFT on ``accelerate`` (DESIGN.md §3.4).
+
+A training sample is text split into weighted segments: the prompt (weight ``prompt_weight``,
+0 by default), the attempt (1, or ``wrong_attempt_weight`` for a wrong attempt that is followed by
+feedback), and everything from the first ``Feedback:`` on (``w``, the paper's 1.5). EOS is appended
+when the sample ends a trajectory so the model learns to stop.
+
+The loss is normalised by the number of supervised tokens of the whole optimizer step, so
+splitting a step into micro-batches (or processes) does not change the gradient.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import time
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from accelerate import Accelerator
+from pydantic import BaseModel, ConfigDict, Field
+
+from tripost.policy.generation import autocast_context
+from tripost.policy.model import Policy
+
+log = logging.getLogger(__name__)
+
+
+class TrainConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    steps: int | None = Field(None, description="optimizer steps (overrides epochs when set)")
+    epochs: float = Field(1.0, description="passes over the training set when steps is unset")
+    batch_size: int = Field(32, description="samples per optimizer step (all processes)")
+    micro_batch_size: int = Field(32, description="samples per forward pass per process")
+    lr: float = Field(1e-3, description="peak learning rate")
+    weight_decay: float = Field(0.0, description="AdamW weight decay")
+    warmup: float = Field(0.05, description="fraction of steps of linear warm-up")
+    min_lr_ratio: float = Field(0.1, description="final LR as a fraction of the peak (linear decay)")
+    grad_clip: float = Field(1.0, description="max gradient norm")
+    bf16: bool = Field(True, description="bf16 autocast (CPU with AVX512-BF16, or CUDA)")
+    max_length: int = Field(2048, description="truncate samples to this many tokens")
+    log_every: int = Field(50, description="log the loss every N steps")
+
+
+@dataclass(frozen=True)
+class Sample:
+    """Text segments with loss weights; ``eos`` appends EOS (weight of the last segment)."""
+
+    segments: tuple[tuple[str, float], ...]
+    eos: bool = True
+
+    @property
+    def text(self) -> str:
+        return "".join(s for s, _ in self.segments)
+
+
+def weighted_sft_loss(
+    logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor, num_tokens: float
+) -> torch.Tensor:
+    """Sum over tokens of ``weight * cross-entropy``, divided by ``num_tokens``.
+
+    logits (B, T, V) predict labels (B, T) at the same positions (already shifted); weights (B, T)
+    is 0 on unsupervised positions (prompt, padding). ``num_tokens`` counts supervised tokens of
+    the whole optimizer step, across micro-batches and processes.
+    """
+    ce = F.cross_entropy(logits.float().flatten(0, 1), labels.flatten(), reduction="none")
+    return (ce * weights.flatten()).sum() / max(num_tokens, 1.0)
+
+
+def encode_sample(sample: Sample, tokenizer, max_length: int) -> tuple[list[int], list[float]]:
+    """Token ids and per-token weights of a sample. The weight of token t is the weight of
+    the segment it belongs to; it is used when t is *predicted* (label position)."""
+    ids: list[int] = []
+    weights: list[float] = []
+    for text, w in sample.segments:
+        t = tokenizer.encode(text, add_special_tokens=False)
+        ids += t
+        weights += [w] * len(t)
+    if sample.eos:
+        ids.append(tokenizer.eos_token_id)
+        weights.append(sample.segments[-1][1])
+    return ids[:max_length], weights[:max_length]
+
+
+def collate(encoded: list[tuple[list[int], list[float]]], pad_id: int):
+    """Right-padded (input_ids, labels, weights), shifted so position t predicts token t+1."""
+    width = max(len(ids) for ids, _ in encoded) - 1
+    B = len(encoded)
+    inputs = torch.full((B, width), pad_id, dtype=torch.long)
+    labels = torch.zeros((B, width), dtype=torch.long)
+    weights = torch.zeros((B, width), dtype=torch.float)
+    attn = torch.zeros((B, width), dtype=torch.long)
+    for r, (ids, w) in enumerate(encoded):
+        n = len(ids) - 1
+        inputs[r, :n] = torch.tensor(ids[:-1])
+        labels[r, :n] = torch.tensor(ids[1:])
+        weights[r, :n] = torch.tensor(w[1:])
+        attn[r, :n] = 1
+    return inputs, attn, labels, weights
+
+
+def lr_at(step: int, total: int, cfg: TrainConfig) -> float:
+    """Linear warm-up then linear decay to ``min_lr_ratio``."""
+    warm = max(1, int(cfg.warmup * total))
+    if step < warm:
+        return cfg.lr * (step + 1) / warm
+    frac = (step - warm) / max(1, total - warm)
+    return cfg.lr * (1 - (1 - cfg.min_lr_ratio) * frac)
+
+
+def train_policy(
+    policy: Policy, samples: list[Sample], cfg: TrainConfig, seed: int = 0
+) -> dict[str, float]:
+    """Train in place on ``samples``; returns stage figures (steps, tokens, loss, time)."""
+    if not samples:
+        log.warning("no training samples: skipping training")
+        return {"steps": 0, "tokens": 0, "final_loss": float("nan"), "seconds": 0.0}
+    accelerator = Accelerator(cpu=not torch.cuda.is_available())
+    model = policy.model
+    model.train()
+    optim = torch.optim.AdamW(
+        [p for p in model.parameters() if p.requires_grad], lr=cfg.lr, weight_decay=cfg.weight_decay
+    )
+    model, optim = accelerator.prepare(model, optim)
+    tok = policy.tokenizer
+    encoded = [encode_sample(s, tok, cfg.max_length) for s in samples]
+    total = cfg.steps or max(1, math.ceil(cfg.epochs * len(encoded) / cfg.batch_size))
+    per_proc = cfg.batch_size // accelerator.num_processes
+    rng = random.Random(seed)
+    order: list[int] = []
+    t0, tokens, losses = time.time(), 0, []
+    for step in range(total):
+        while len(order) < cfg.batch_size:  # epochs of shuffled samples
+            order += rng.sample(range(len(encoded)), len(encoded))
+        batch = order[: cfg.batch_size]
+        del order[: cfg.batch_size]
+        mine = batch[accelerator.process_index * per_proc : (accelerator.process_index + 1) * per_proc]
+        for group in optim.param_groups:
+            group["lr"] = lr_at(step, total, cfg)
+        loss_sum = _optimizer_step(accelerator, model, optim, [encoded[i] for i in mine], tok, cfg)
+        tokens += sum(len(encoded[i][0]) for i in mine)
+        losses.append(loss_sum)
+        if cfg.log_every and (step + 1) % cfg.log_every == 0:
+            rate = tokens / (time.time() - t0)
+            log.info("step %d/%d loss %.4f (%.0f tokens/s)", step + 1, total, loss_sum, rate)
+    policy.model = accelerator.unwrap_model(model)
+    policy.model.eval()
+    tail = losses[-max(1, len(losses) // 10) :]
+    return {
+        "steps": total,
+        "tokens": tokens,
+        "final_loss": sum(tail) / len(tail),
+        "seconds": time.time() - t0,
+    }
+
+
+def _optimizer_step(accelerator, model, optim, encoded, tok, cfg: TrainConfig) -> float:
+    """One optimizer step over micro-batches; the loss is normalised by the step's token count."""
+    n_local = sum(sum(1 for w in ws[1:] if w > 0) for _, ws in encoded)
+    n_tokens = accelerator.gather(torch.tensor([n_local], device=accelerator.device)).sum().item()
+    # DDP averages gradients over processes; scale so the result is the global sum / n_tokens
+    scale = accelerator.num_processes
+    total = 0.0
+    for start in range(0, len(encoded), cfg.micro_batch_size):
+        inputs, attn, labels, weights = (
+            t.to(accelerator.device)
+            for t in collate(encoded[start : start + cfg.micro_batch_size], tok.pad_token_id)
+        )
+        with autocast_context(accelerator.device, cfg.bf16):
+            logits = model(input_ids=inputs, attention_mask=attn).logits
+        loss = weighted_sft_loss(logits, labels, weights, n_tokens) * scale
+        accelerator.backward(loss)
+        total += loss.item() / scale
+    if cfg.grad_clip:
+        accelerator.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+    optim.step()
+    optim.zero_grad(set_to_none=True)
+    return total

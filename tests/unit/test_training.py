@@ -1,0 +1,84 @@
+import torch
+
+from tripost.policy.model import TinyModelConfig, build_char_tokenizer, build_tiny_policy
+from tripost.training import (
+    Sample,
+    TrainConfig,
+    collate,
+    encode_sample,
+    lr_at,
+    train_policy,
+    weighted_sft_loss,
+)
+
+
+def test_weighted_loss_matches_hand_computation():
+    logits = torch.tensor([[[2.0, 0.0], [0.0, 1.0]]])  # (B=1, T=2, V=2)
+    labels = torch.tensor([[0, 0]])
+    weights = torch.tensor([[1.0, 1.5]])
+    ce0 = -torch.log_softmax(logits[0, 0], -1)[0]
+    ce1 = -torch.log_softmax(logits[0, 1], -1)[0]
+    want = (ce0 + 1.5 * ce1) / 2
+    assert torch.allclose(weighted_sft_loss(logits, labels, weights, 2), want)
+
+
+def test_zero_weight_positions_do_not_contribute():
+    logits = torch.randn(2, 5, 7)
+    labels = torch.randint(0, 7, (2, 5))
+    weights = torch.ones(2, 5)
+    weights[:, 3:] = 0
+    changed = logits.clone()
+    changed[:, 3:] += 100 * torch.randn(2, 2, 7)
+    assert torch.allclose(
+        weighted_sft_loss(logits, labels, weights, 6), weighted_sft_loss(changed, labels, weights, 6)
+    )
+
+
+def test_micro_batches_give_the_same_gradient_as_one_batch():
+    torch.manual_seed(0)
+    lin = torch.nn.Linear(4, 6)
+    x = torch.randn(4, 3, 4)
+    labels = torch.randint(0, 6, (4, 3))
+    weights = torch.tensor([[1, 1, 0], [1.5, 1.5, 1.5], [1, 0, 0], [1, 1.5, 0]])
+    n = int((weights > 0).sum())
+    weighted_sft_loss(lin(x), labels, weights, n).backward()
+    full = lin.weight.grad.clone()
+    lin.weight.grad = None
+    for sl in (slice(0, 1), slice(1, 4)):  # uneven micro-batches
+        weighted_sft_loss(lin(x[sl]), labels[sl], weights[sl], n).backward()
+    assert torch.allclose(lin.weight.grad, full, atol=1e-6)
+
+
+def test_encode_sample_weights_segments_and_appends_eos():
+    tok = build_char_tokenizer()
+    ids, w = encode_sample(Sample((("Q:", 0.0), ("ab", 1.0), ("\nF", 1.5))), tok, 100)
+    assert ids[-1] == tok.eos_token_id and len(ids) == 7
+    assert w == [0, 0, 1, 1, 1.5, 1.5, 1.5]
+    ids2, _ = encode_sample(Sample((("Q:", 0.0), ("ab", 1.0)), eos=False), tok, 100)
+    assert tok.eos_token_id not in ids2
+
+
+def test_collate_shifts_labels_and_masks_padding():
+    inputs, attn, labels, weights = collate([([5, 6, 7], [0, 1, 1]), ([5, 6], [0, 2])], pad_id=0)
+    assert inputs.tolist() == [[5, 6], [5, 0]]
+    assert labels.tolist() == [[6, 7], [6, 0]]
+    assert weights.tolist() == [[1, 1], [2, 0]]
+    assert attn.tolist() == [[1, 1], [1, 0]]
+
+
+def test_lr_schedule_warms_up_then_decays():
+    cfg = TrainConfig(lr=1.0, warmup=0.1, min_lr_ratio=0.1)
+    lrs = [lr_at(s, 100, cfg) for s in range(100)]
+    assert lrs[0] < lrs[9] == 1.0
+    assert abs(lrs[-1] - 0.1) < 0.02 and all(a >= b for a, b in zip(lrs[10:], lrs[11:]))
+
+
+def test_training_lowers_the_loss_on_a_fixed_sample():
+    policy = build_tiny_policy(TinyModelConfig(hidden_size=32, num_layers=1, num_heads=2,
+                                               intermediate_size=64))
+    sample = Sample((("Q: 1+1\n", 0.0), ("(Final response) So the answer is 2.", 1.0)))
+    cfg = TrainConfig(steps=60, batch_size=4, micro_batch_size=2, lr=1e-2, bf16=False, log_every=0)
+    stats = train_policy(policy, [sample] * 4, cfg)
+    first = TrainConfig(steps=1, batch_size=4, micro_batch_size=4, lr=0.0, bf16=False, log_every=0)
+    after = train_policy(policy, [sample] * 4, first)
+    assert stats["steps"] == 60 and after["final_loss"] < 0.5

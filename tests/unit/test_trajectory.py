@@ -1,0 +1,94 @@
+import pytest
+
+from tripost.trajectory import (
+    Attempt,
+    Feedback,
+    FormatError,
+    Trajectory,
+    split_continuation,
+)
+
+ATTEMPT = (
+    '(1) This equation can be written as "(A - B)", where A = (7 - -1) and B = (-7 + 7).\n'
+    "(2) Let's calculate A = (7 - -1) = 8.\n"
+    "(3) Let's calculate B = (-7 + 7) = 0.\n"
+    "(4) Then, the final equation is (A - B) = (8 - 0) = 8.\n"
+    "(Final response) So the answer is 8."
+)
+FEEDBACKS = [
+    "Step (1) to step (4) are correct. The final response is also correct.",
+    "Step (1) is correct. The final response is also correct.",
+    "The final response is also correct.",
+    'In step (1) the part "(A - B)" is incorrect. This is because the pattern is wrong.',
+    'Step (1) is correct. In step (2) the part "(7 - -1) = 8" is incorrect. This is because 7 - -1 is "8".',
+    'Step (1) to step (4) are correct. In step (Final response) the part "8" is incorrect. This is because x.',
+    'Step (1) to step (2.1) are correct. In step (2.2) the part "a "quoted" b" is incorrect. This is because it is. Really.',
+]
+
+
+@pytest.mark.parametrize("text", FEEDBACKS)
+def test_feedback_round_trips(text):
+    assert Feedback.parse(text).render() == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "Looks good.", 'In step (2) the part "x" is wrong.', "Step (1) is correct."],
+)
+def test_feedback_parse_rejects_other_text(text):
+    with pytest.raises(FormatError):
+        Feedback.parse(text)
+
+
+def test_attempt_round_trips_with_substeps_and_continuation_lines():
+    text = "(1) a\n(1.1) b\ncontinued\n(2) c\n(Final response) So the answer is 1."
+    att = Attempt.parse(text)
+    assert att.labels == ["1", "1.1", "2", "Final response"]
+    assert att.render() == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "So the answer is 3.", "(1) a\n(2) b", "(1) a\n(Final response) x\n(Final response) y"],
+)
+def test_attempt_parse_rejects_malformed(text):
+    with pytest.raises(FormatError):
+        Attempt.parse(text)
+
+
+def test_error_feedback_prefix_names_the_steps_before_the_error():
+    att = Attempt.parse(ATTEMPT)
+    assert Feedback.error(att, "1", "x", "r").render().startswith('In step (1) the part "x"')
+    assert Feedback.error(att, "2", "x", "r").render().startswith("Step (1) is correct. In step (2)")
+    fb = Feedback.error(att, "Final response", "8", "r.")
+    assert fb.render() == (
+        'Step (1) to step (4) are correct. In step (Final response) the part "8" is incorrect. '
+        "This is because r."
+    )
+    assert Feedback.ok(att).render() == FEEDBACKS[0]
+
+
+@pytest.mark.parametrize("instruction", ["", " Recall the order of operations."])
+def test_trajectory_round_trips(instruction):
+    att = Attempt.parse(ATTEMPT)
+    wrong = Attempt.parse(ATTEMPT.replace("= 8.\n(3)", "= 9.\n(3)"))
+    fb = Feedback.error(wrong, "2", "(7 - -1) = 9", "7 - -1 is 8")
+    traj = Trajectory("(7 - -1) - (-7 + 7) =", (wrong, att), (fb, Feedback.ok(att)), instruction)
+    text = traj.render()
+    assert "\nUpdated Answer: Let's think step by step." + instruction + "\n(1)" in text
+    assert Trajectory.parse(text, instruction) == traj
+    assert Trajectory.parse(text, instruction).render() == text
+
+
+def test_trajectory_requires_matching_feedback_count():
+    att = Attempt.parse(ATTEMPT)
+    with pytest.raises(ValueError):
+        Trajectory("q", (att,), (Feedback.ok(att), Feedback.ok(att)))
+
+
+def test_split_continuation_keeps_malformed_parts_raw():
+    text = "(1) x\nFeedback: garbage\nUpdated Answer: Let's think step by step.\nnot an attempt"
+    attempts, feedbacks = split_continuation(text)
+    assert attempts == ["(1) x", "not an attempt"]
+    assert feedbacks == ["garbage"]
+    assert split_continuation("(1) only") == (["(1) only"], [])
