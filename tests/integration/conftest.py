@@ -45,12 +45,15 @@ def stub_answer(body: dict) -> str:
     if text.rstrip().endswith("Review:"):
         final = re.findall(r"\(Final response\) (.*)", text)[-1]
         tag = hashlib.sha256(text.encode()).hexdigest()[:6]
-        return " " + json.dumps({"verdict": "error", "step": "Final response", "segment": final, "reason": f"r{tag}"})
+        return " " + json.dumps(
+            {"verdict": "error", "step": "Final response", "segment": final, "reason": f"r{tag}"}
+        )
     return "(Final response) So the answer is 42.\nQ: next"
 
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # the default backlog (5) drops a burst of concurrent connects
 
     def handle_error(self, request, client_address) -> None:  # a client gone away is expected
         pass
@@ -65,6 +68,8 @@ class StubOpenAIServer:
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
+            disable_nagle_algorithm = True  # no delayed-ACK stall between headers and body
+
             def log_message(self, *args) -> None:
                 pass
 
@@ -73,25 +78,44 @@ class StubOpenAIServer:
                 stub.requests += 1
                 time.sleep(stub.delay_s)
                 text = stub.answer(body)
-                usage = {"prompt_tokens": len(request_text(body)) // 4, "completion_tokens": len(text) // 4}
+                usage = {
+                    "prompt_tokens": len(request_text(body)) // 4,
+                    "completion_tokens": len(text) // 4,
+                }
                 usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
                 if self.path.endswith("/chat/completions"):
-                    choice = {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}
+                    choice = {
+                        "index": 0,
+                        "finish_reason": "stop",
+                        "message": {"role": "assistant", "content": text},
+                    }
                 else:
                     choice = {"index": 0, "finish_reason": "stop", "text": text}
-                payload = {"id": "stub", "object": "x", "created": 0, "model": body["model"], "choices": [choice], "usage": usage}
+                payload = {
+                    "id": "stub",
+                    "object": "x",
+                    "created": 0,
+                    "model": body["model"],
+                    "choices": [choice],
+                    "usage": usage,
+                }
                 _reply(self, 200, payload)
 
+        self.stopped = False
         self.httpd = _Server(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_port}/v1"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
     def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        if not self.stopped:
+            self.stopped = True
+            self.httpd.shutdown()
+            self.httpd.server_close()
 
 
-def _reply(handler: BaseHTTPRequestHandler, status: int, payload: dict, headers: dict | None = None) -> None:
+def _reply(
+    handler: BaseHTTPRequestHandler, status: int, payload: dict, headers: dict | None = None
+) -> None:
     data = json.dumps(payload).encode()
     handler.send_response(status)
     handler.send_header("Content-Type", "application/json")
@@ -107,7 +131,9 @@ class FaultProxy:
     request body: None, "429", "500", "slow" (``slow_s`` then forward) or "cut".
     ``log`` records (time, body hash, fault) for every request."""
 
-    def __init__(self, upstream: str, plan: Callable[[dict, int], str | None], slow_s: float) -> None:
+    def __init__(
+        self, upstream: str, plan: Callable[[dict, int], str | None], slow_s: float
+    ) -> None:
         self.log: list[tuple[float, str, str | None]] = []
         seen: dict[str, int] = {}
         lock = threading.Lock()
@@ -115,6 +141,8 @@ class FaultProxy:
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
+            disable_nagle_algorithm = True  # no delayed-ACK stall between headers and body
+
             def log_message(self, *args) -> None:
                 pass
 
@@ -127,7 +155,9 @@ class FaultProxy:
                     fault = plan(body, n)
                     proxy.log.append((time.monotonic(), key, fault))
                 if fault == "429":
-                    return _reply(self, 429, {"error": {"message": "slow down"}}, {"Retry-After": "1"})
+                    return _reply(
+                        self, 429, {"error": {"message": "slow down"}}, {"Retry-After": "1"}
+                    )
                 if fault == "500":
                     return _reply(self, 500, {"error": {"message": "boom"}})
                 if fault == "cut":
@@ -142,20 +172,34 @@ class FaultProxy:
                 _reply(self, resp.status, json.loads(resp.read()))
                 conn.close()
 
+        self.stopped = False
         self.httpd = _Server(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_port}/v1"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
     def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        if not self.stopped:
+            self.stopped = True
+            self.httpd.shutdown()
+            self.httpd.server_close()
 
 
 @pytest.fixture
-def stub_server() -> Iterator[StubOpenAIServer]:
-    server = StubOpenAIServer()
-    yield server
-    server.stop()
+def make_stub() -> Iterator[Callable[..., StubOpenAIServer]]:
+    """``make_stub(answer=..., delay_s=...)`` -> a started StubOpenAIServer (stopped at teardown)."""
+    servers: list[StubOpenAIServer] = []
+    yield lambda **kw: servers.append(StubOpenAIServer(**kw)) or servers[-1]
+    for s in servers:
+        s.stop()
+
+
+@pytest.fixture
+def make_proxy() -> Iterator[Callable[..., FaultProxy]]:
+    """``make_proxy(upstream_url, plan, slow_s)`` -> a started FaultProxy (stopped at teardown)."""
+    proxies: list[FaultProxy] = []
+    yield lambda *a, **kw: proxies.append(FaultProxy(*a, **kw)) or proxies[-1]
+    for p in proxies:
+        p.stop()
 
 
 # ---------------------------------------------------------------- transformers serve
@@ -178,7 +222,9 @@ def build_tiny_checkpoint(path: Path) -> None:
     )
     corpus = "Q: Answer: Let's think step by step. (1) (2) (Final response) So the answer is Review: verdict error"
     tok.train_from_iterator([corpus] * 4, trainer)
-    hf = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", pad_token="</s>")
+    hf = PreTrainedTokenizerFast(
+        tokenizer_object=tok, bos_token="<s>", eos_token="</s>", pad_token="</s>"
+    )
     hf.chat_template = (
         "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
         "{% if add_generation_prompt %}assistant: {% endif %}"
@@ -205,19 +251,40 @@ class ServeProcess:
         self.model = str(model_dir)
         port = free_port()
         self.url = f"http://127.0.0.1:{port}/v1"
-        argv = ["transformers", "serve", self.model, "--host", "127.0.0.1", "--port", str(port), "--device", "cpu"]
+        argv = [
+            "transformers",
+            "serve",
+            self.model,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--device",
+            "cpu",
+        ]
         code = f"import sys; sys.argv = {argv!r}; from transformers.cli.transformers import main; main()"
-        env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1"}
+        env = {
+            **os.environ,
+            "HF_HUB_OFFLINE": "1",
+            "TRANSFORMERS_OFFLINE": "1",
+            "HF_HUB_DISABLE_TELEMETRY": "1",
+        }
         self.log = open(log_path, "w")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen([sys.executable, "-c", code], stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", code], stdout=self.log, stderr=subprocess.STDOUT, env=env
+        )
 
     def wait_ready(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"transformers serve exited: {Path(self.log.name).read_text()[-2000:]}")
+                raise RuntimeError(
+                    f"transformers serve exited: {Path(self.log.name).read_text()[-2000:]}"
+                )
             try:
-                with urllib.request.urlopen(self.url.removesuffix("/v1") + "/health", timeout=1) as r:
+                with urllib.request.urlopen(
+                    self.url.removesuffix("/v1") + "/health", timeout=1
+                ) as r:
                     if r.status == 200:
                         return
             except OSError:

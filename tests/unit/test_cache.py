@@ -46,9 +46,9 @@ def test_key_changes_with_everything_that_changes_the_answer(change):
 
 def test_key_ignores_credentials_in_the_url_and_key_order():
     reordered = dict(reversed(list(REQUEST.items())))
-    assert cache_key("http://u:secret@127.0.0.1:8000/v1/", "completion", "m", reordered) == cache_key(
-        URL, "completion", "m", REQUEST
-    )
+    assert cache_key(
+        "http://u:secret@127.0.0.1:8000/v1/", "completion", "m", reordered
+    ) == cache_key(URL, "completion", "m", REQUEST)
     assert public_url("https://u:secret@api.example.com/v1/") == "https://api.example.com/v1"
 
 
@@ -83,7 +83,9 @@ while True:
 
 
 def test_writer_killed_mid_write_leaves_a_sound_database(tmp_path):
-    proc = subprocess.Popen([sys.executable, "-c", _WRITER, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _WRITER, str(tmp_path)], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert proc.stdout.readline().strip() == "ready"
         time.sleep(0.3)

@@ -17,7 +17,12 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "custom_task"
 RATIONALE = "(1) 2 hens have 2 * 2 = 4 legs.\n(Final response) So the answer is 4."
 LINES = [
     {"question": "How many legs do 2 hens have?", "answer": "4", "rationale": RATIONALE},
-    {"question": "How many legs do 3 cows have?", "answer": "12", "split": "unseen", "bucket": "cows"},
+    {
+        "question": "How many legs do 3 cows have?",
+        "answer": "12",
+        "split": "unseen",
+        "bucket": "cows",
+    },
     {"question": "Which animal lays eggs?", "options": ["cow", "hen", "goat"], "answer": "hen"},
 ]
 
@@ -50,11 +55,23 @@ def test_example_task_loads_from_its_yaml_and_is_a_task():
         ({"answer": "4"}, ":2: missing string field 'question'"),
         ({"question": "q"}, ":2: missing string field 'answer'"),
         ({"question": "q", "answer": "4", "split": "test"}, ":2: split must be"),
-        ({"question": "q", "answer": "(D)", "options": ["a", "b"]}, ":2: answer '(D)' is not a valid option"),
+        (
+            {"question": "q", "answer": "(D)", "options": ["a", "b"]},
+            ":2: answer '(D)' is not a valid option",
+        ),
         ({"question": "q", "answer": "a", "options": "a, b"}, ":2: options must be a list"),
-        ({"question": "q", "answer": "4", "rationale": "It is 4."}, ":2: rationale does not follow the step format"),
-        ({"question": "q", "answer": "5", "rationale": RATIONALE}, ":2: rationale gives the answer '4', not '5'"),
-        ({"question": "q", "answer": "four"}, ":2: answer 'four' is not a valid answer for normalize='number'"),
+        (
+            {"question": "q", "answer": "4", "rationale": "It is 4."},
+            ":2: rationale does not follow the step format",
+        ),
+        (
+            {"question": "q", "answer": "5", "rationale": RATIONALE},
+            ":2: rationale gives the answer '4', not '5'",
+        ),
+        (
+            {"question": "q", "answer": "four"},
+            ":2: answer 'four' is not a valid answer for normalize='number'",
+        ),
     ],
 )
 def test_malformed_problem_lines_give_line_numbered_errors(tmp_path, line, message):
@@ -101,7 +118,10 @@ def test_answers_are_normalised(raw, how, options, expected):
 
 def test_options_are_rendered_and_the_answer_is_their_letter(tmp_path):
     p = make(tmp_path).problems[2]
-    assert p.question == "Which animal lays eggs?\nOptions:\n(A) cow\n(B) hen\n(C) goat" and p.answer == "(B)"
+    assert (
+        p.question == "Which animal lays eggs?\nOptions:\n(A) cow\n(B) hen\n(C) goat"
+        and p.answer == "(B)"
+    )
 
 
 @pytest.mark.parametrize(
@@ -124,7 +144,11 @@ def test_check_matches_the_final_answer_only(tmp_path, final, correct, segment):
 def test_option_answers_are_checked_by_letter_or_text(tmp_path):
     task = make(tmp_path)
     p = task.problems[2]
-    for final, ok in [("So the answer is (B).", True), ("So the answer is hen.", True), ("So the answer is (A).", False)]:
+    for final, ok in [
+        ("So the answer is (B).", True),
+        ("So the answer is hen.", True),
+        ("So the answer is (A).", False),
+    ]:
         assert task.check(p, Attempt.parse(f"(Final response) {final}")).correct == ok
     assert task.extract_answer(Attempt.parse("(Final response) So the answer is B.")) == "(B)"
 
@@ -183,9 +207,28 @@ def test_without_examples_file_rationales_give_the_few_shot_examples(tmp_path):
 @pytest.mark.parametrize(
     "demo, message",
     [
-        ({"question": "q", "answer": "4", "attempt": RATIONALE, "feedback": "wrong"}, "feedback must be"),
-        ({"question": "q", "answer": "4", "attempt": RATIONALE, "feedback": {"step": "2", "segment": "x", "reason": "r"}}, "step \\(2\\)"),
-        ({"question": "q", "answer": "4", "attempt": RATIONALE, "feedback": {"step": "1", "segment": "= 4", "reason": "r"}}, "improved must be a string"),
+        (
+            {"question": "q", "answer": "4", "attempt": RATIONALE, "feedback": "wrong"},
+            "feedback must be",
+        ),
+        (
+            {
+                "question": "q",
+                "answer": "4",
+                "attempt": RATIONALE,
+                "feedback": {"step": "2", "segment": "x", "reason": "r"},
+            },
+            "step \\(2\\)",
+        ),
+        (
+            {
+                "question": "q",
+                "answer": "4",
+                "attempt": RATIONALE,
+                "feedback": {"step": "1", "segment": "= 4", "reason": "r"},
+            },
+            "improved must be a string",
+        ),
     ],
 )
 def test_malformed_examples_give_line_numbered_errors(tmp_path, demo, message):

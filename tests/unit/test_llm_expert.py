@@ -13,7 +13,8 @@ import pytest
 from pydantic import ValidationError
 
 from tripost.experts import build_feedback
-from tripost.experts.llm import LLMConfig, LLMFeedback, LLMImprovement, retry_after_s
+from tripost.experts.llm import LLMConfig, LLMFeedback, LLMImprovement
+from tripost.experts.llm_client import retry_after_s
 from tripost.experts.prompts import (
     FEEDBACK_STOP,
     IMPROVEMENT_STOP,
@@ -64,7 +65,12 @@ class AddTask:
             m = self._STEP.match(step.text)
             if m and int(m.group(1)) + int(m.group(2)) != int(m.group(3)):
                 total = int(m.group(1)) + int(m.group(2))
-                return Feedback.error(attempt, step.label, f"= {m.group(3)}", f"{m.group(1)} + {m.group(2)} is {total}")
+                return Feedback.error(
+                    attempt,
+                    step.label,
+                    f"= {m.group(3)}",
+                    f"{m.group(1)} + {m.group(2)} is {total}",
+                )
         if self.extract_answer(attempt) != problem.answer:
             return Feedback.error(attempt, FINAL, attempt.final, f"the answer is {problem.answer}")
         return Feedback.ok(attempt)
@@ -96,7 +102,11 @@ class FakeServer:
     def handler(self, request):
         body = json.loads(request.content)
         self.requests.append((request.url.path, body))
-        if self.no_completion and request.url.path.endswith("/completions") and "chat" not in request.url.path:
+        if (
+            self.no_completion
+            and request.url.path.endswith("/completions")
+            and "chat" not in request.url.path
+        ):
             return httpx.Response(404, json={"error": {"message": "no such endpoint"}})
         if self.statuses:
             status, headers, payload = self.statuses.pop(0)
@@ -104,17 +114,46 @@ class FakeServer:
         text = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
         usage = {"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110}
         if "messages" in body:
-            choice = {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}
-            return httpx.Response(200, json={"id": "x", "object": "chat.completion", "created": 0, "model": body["model"], "choices": [choice], "usage": usage})
+            choice = {
+                "index": 0,
+                "finish_reason": "stop",
+                "message": {"role": "assistant", "content": text},
+            }
+            return httpx.Response(
+                200,
+                json={
+                    "id": "x",
+                    "object": "chat.completion",
+                    "created": 0,
+                    "model": body["model"],
+                    "choices": [choice],
+                    "usage": usage,
+                },
+            )
         choice = {"index": 0, "finish_reason": "stop", "text": text}
-        return httpx.Response(200, json={"id": "x", "object": "text_completion", "created": 0, "model": body["model"], "choices": [choice], "usage": usage})
+        return httpx.Response(
+            200,
+            json={
+                "id": "x",
+                "object": "text_completion",
+                "created": 0,
+                "model": body["model"],
+                "choices": [choice],
+                "usage": usage,
+            },
+        )
 
     def factory(self):
         return lambda: httpx.AsyncClient(transport=httpx.MockTransport(self.handler))
 
 
 def make(cls, server, tmp_path, **cfg):
-    base = {"base_url": "http://fake.local/v1", "model": "m", "cache_dir": str(tmp_path / "cache"), "backoff_s": 0.0}
+    base = {
+        "base_url": "http://fake.local/v1",
+        "model": "m",
+        "cache_dir": str(tmp_path / "cache"),
+        "backoff_s": 0.0,
+    }
     module = cls(TASK, LLMConfig(**{**base, **cfg}), http_client_factory=server.factory())
     delays: list[float] = []
 
@@ -139,8 +178,13 @@ def test_feedback_request_carries_few_shot_prompt_stop_and_sampling(tmp_path):
     assert body["stop"] == FEEDBACK_STOP and body["seed"] == 0
     prompt = body["prompt"]
     assert prompt.count("\nReview: {") == 3  # three worked examples from the task's own code
-    assert prompt.endswith(f"Q: 2 + 3 + 4 =\nAnswer: Let's think step by step.\n{ATTEMPT.render()}\nReference answer: 9\nReview:")
-    assert res.feedback.render() == 'In step (1) the part "= 6" is incorrect. This is because 2 + 3 is 5.'
+    assert prompt.endswith(
+        f"Q: 2 + 3 + 4 =\nAnswer: Let's think step by step.\n{ATTEMPT.render()}\nReference answer: 9\nReview:"
+    )
+    assert (
+        res.feedback.render()
+        == 'In step (1) the part "= 6" is incorrect. This is because 2 + 3 is 5.'
+    )
 
 
 def test_feedback_counts_calls_tokens_and_cost(tmp_path):
@@ -148,7 +192,12 @@ def test_feedback_counts_calls_tokens_and_cost(tmp_path):
     fbk = make(LLMFeedback, server, tmp_path, prompt_price_per_1m=2.0, completion_price_per_1m=10.0)
     fbk.give_feedback([PROBLEM] * 2, [ATTEMPT.render(), ATTEMPT.render() + "\n"])
     s = fbk.stats
-    assert (s.calls, s.cache_hits, s.prompt_tokens, s.completion_tokens) == (1, 1, 100, 10)  # same prompt twice
+    assert (s.calls, s.cache_hits, s.prompt_tokens, s.completion_tokens) == (
+        1,
+        1,
+        100,
+        10,
+    )  # same prompt twice
     assert s.cost == pytest.approx((100 * 2.0 + 10 * 10.0) / 1e6)
 
 
@@ -156,7 +205,11 @@ def test_feedback_counts_calls_tokens_and_cost(tmp_path):
     "answers, ok, requests",
     [
         (["not json", ERROR_JSON], True, 2),
-        (['{"verdict": "error", "step": "7", "segment": "= 6", "reason": "x"}', ERROR_JSON], True, 2),
+        (
+            ['{"verdict": "error", "step": "7", "segment": "= 6", "reason": "x"}', ERROR_JSON],
+            True,
+            2,
+        ),
         (["garbage"], False, 3),
     ],
 )
@@ -169,17 +222,29 @@ def test_unusable_feedback_is_reasked_with_new_seed_then_dropped(tmp_path, answe
     assert second["seed"] == 1 and second["temperature"] == 0.7
     assert (res.feedback is not None) == ok
     if not ok:
-        assert res.drop_reason.startswith("unusable feedback after 3 tries") and fbk.stats.extra["drops"] == 1
+        assert (
+            res.drop_reason.startswith("unusable feedback after 3 tries")
+            and fbk.stats.extra["drops"] == 1
+        )
 
 
 @pytest.mark.parametrize(
     "answer, expected",
     [
         (ERROR_JSON, ("1", "= 6", "2 + 3 is 5")),
-        ('```json\n{"verdict": "error", "step": "(2)", "segment": "\\"6 + 4\\"", "reason": "This is because x."}\n```', ("2", "6 + 4", "x")),
-        ('{"verdict": "error", "step": "final response", "segment": "10", "reason": "it is 9"}', (FINAL, "10", "it is 9")),
+        (
+            '```json\n{"verdict": "error", "step": "(2)", "segment": "\\"6 + 4\\"", "reason": "This is because x."}\n```',
+            ("2", "6 + 4", "x"),
+        ),
+        (
+            '{"verdict": "error", "step": "final response", "segment": "10", "reason": "it is 9"}',
+            (FINAL, "10", "it is 9"),
+        ),
         ('{"verdict": "correct"}', None),
-        ('Step (1) is correct. In step (2) the part "= 10" is incorrect. This is because 6 + 4 is 10.', ("2", "= 10", "6 + 4 is 10")),
+        (
+            'Step (1) is correct. In step (2) the part "= 10" is incorrect. This is because 6 + 4 is 10.',
+            ("2", "= 10", "6 + 4 is 10"),
+        ),
     ],
 )
 def test_parse_feedback_accepts_structured_answers(answer, expected):
@@ -207,7 +272,9 @@ def test_parse_feedback_rejects_answers_that_do_not_fit_the_attempt(answer, mess
 
 
 def test_improvement_prompt_ends_with_verbatim_prefix_and_result_keeps_it(tmp_path):
-    attempt = Attempt.parse("(1) 2 + 3 = 5.\n(2) 5 + 4 = 10.\n(Final response) So the answer is 10.")
+    attempt = Attempt.parse(
+        "(1) 2 + 3 = 5.\n(2) 5 + 4 = 10.\n(Final response) So the answer is 10."
+    )
     feedback = Feedback.error(attempt, "2", "= 10", "5 + 4 is 9")
     server = FakeServer(["(2) 5 + 4 = 9.\n(Final response) So the answer is 9.\nFeedback: junk"])
     imp = make(LLMImprovement, server, tmp_path, endpoint="completion")
@@ -218,19 +285,27 @@ def test_improvement_prompt_ends_with_verbatim_prefix_and_result_keeps_it(tmp_pa
         'Feedback: Step (1) is correct. In step (2) the part "= 10" is incorrect. This is because 5 + 4 is 9.\n'
         "Updated Answer: Let's think step by step.\n(1) 2 + 3 = 5.\n"
     )
-    assert res.attempt.render() == "(1) 2 + 3 = 5.\n(2) 5 + 4 = 9.\n(Final response) So the answer is 9."
+    assert (
+        res.attempt.render()
+        == "(1) 2 + 3 = 5.\n(2) 5 + 4 = 9.\n(Final response) So the answer is 9."
+    )
 
 
 @pytest.mark.parametrize(
     "continuation, expected",
     [
         ("(2) 5 + 4 = 9.\n(Final response) So the answer is 9.", "(2) 5 + 4 = 9."),
-        ("Updated Answer: Let's think step by step.\n(1) 2 + 3 = 5.\n(2) 5 + 4 = 9.\n(Final response) So the answer is 9.", "(2) 5 + 4 = 9."),
+        (
+            "Updated Answer: Let's think step by step.\n(1) 2 + 3 = 5.\n(2) 5 + 4 = 9.\n(Final response) So the answer is 9.",
+            "(2) 5 + 4 = 9.",
+        ),
         ("(2) 5 + 4 = 9.\n(Final response) So the answer is 9.\n(3) extra", "(2) 5 + 4 = 9."),
     ],
 )
 def test_assemble_improvement_keeps_prefix_once_and_stops_after_final_line(continuation, expected):
-    attempt = Attempt.parse("(1) 2 + 3 = 5.\n(2) 5 + 4 = 10.\n(Final response) So the answer is 10.")
+    attempt = Attempt.parse(
+        "(1) 2 + 3 = 5.\n(2) 5 + 4 = 10.\n(Final response) So the answer is 10."
+    )
     feedback = Feedback.error(attempt, "2", "= 10", "5 + 4 is 9")
     new = assemble_improvement(attempt, feedback, continuation, "")
     assert new.render() == f"(1) 2 + 3 = 5.\n{expected}\n(Final response) So the answer is 9."
@@ -290,13 +365,17 @@ def test_second_run_on_the_same_cache_makes_no_calls(tmp_path):
     second_module = make(LLMFeedback, server, tmp_path)
     second = second_module.give_feedback([PROBLEM] * 6, attempts)
     assert len(server.requests) == n == 6
-    assert second == first and second_module.stats.cache_hits == 6 and second_module.stats.calls == 0
+    assert (
+        second == first and second_module.stats.cache_hits == 6 and second_module.stats.calls == 0
+    )
 
 
 def test_api_key_stays_out_of_results_logs_and_cache(tmp_path, monkeypatch, caplog):
     secret = "sk-test-5ecret-never-stored"
     monkeypatch.setenv("TRIPOST_TEST_KEY", secret)
-    server = FakeServer(statuses=[(401, {}, {"error": {"message": f"Incorrect API key provided: {secret}"}})])
+    server = FakeServer(
+        statuses=[(401, {}, {"error": {"message": f"Incorrect API key provided: {secret}"}})]
+    )
     caplog.set_level(logging.DEBUG)
     fbk = make(LLMFeedback, server, tmp_path, api_key_env="TRIPOST_TEST_KEY")
     [bad] = fbk.give_feedback([PROBLEM], [ATTEMPT.render()])
@@ -310,12 +389,18 @@ def test_api_key_stays_out_of_results_logs_and_cache(tmp_path, monkeypatch, capl
 def test_unparsable_attempt_gets_format_feedback_without_a_call(tmp_path):
     server = FakeServer()
     [res] = make(LLMFeedback, server, tmp_path).give_feedback([PROBLEM], ["I think it is 9"])
-    assert not server.requests and res.feedback.error_step == "1" and "step format" in res.feedback.reason
+    assert (
+        not server.requests
+        and res.feedback.error_step == "1"
+        and "step format" in res.feedback.reason
+    )
 
 
 def test_improvement_of_correct_attempt_is_dropped_without_a_call(tmp_path):
     server = FakeServer()
-    [res] = make(LLMImprovement, server, tmp_path).improve([PROBLEM], [ATTEMPT], [Feedback.ok(ATTEMPT)])
+    [res] = make(LLMImprovement, server, tmp_path).improve(
+        [PROBLEM], [ATTEMPT], [Feedback.ok(ATTEMPT)]
+    )
     assert not server.requests and "correct" in res.drop_reason
 
 
@@ -369,7 +454,12 @@ def test_few_shot_demos_come_from_the_task_and_are_seeded():
 
 @pytest.mark.parametrize(
     "headers, seconds",
-    [({"retry-after": "2"}, 2.0), ({"retry-after-ms": "250"}, 0.25), ({}, None), ({"retry-after": "soon"}, None)],
+    [
+        ({"retry-after": "2"}, 2.0),
+        ({"retry-after-ms": "250"}, 0.25),
+        ({}, None),
+        ({"retry-after": "soon"}, None),
+    ],
 )
 def test_retry_after_header_is_read(headers, seconds):
     assert retry_after_s(headers) == seconds

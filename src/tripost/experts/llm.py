@@ -18,27 +18,19 @@ Example::
 
 from __future__ import annotations
 
-import asyncio
-import email.utils
 import logging
 import os
-import random
-import time
-from collections.abc import Awaitable, Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from collections.abc import Callable
+from typing import Any, Literal
 
-import openai
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tripost.experts.base import ExpertStats, FeedbackResult, ImprovementResult
-from tripost.experts.cache import CachedResponse, ResponseCache, cache_key, public_url
+from tripost.experts.llm_client import DEFAULT_BASE_URL, LLMClient
 from tripost.experts.prompts import (
     FEEDBACK_STOP,
     IMPROVEMENT_STOP,
     Demo,
-    Prompt,
     assemble_improvement,
     build_demos,
     feedback_prompt,
@@ -50,12 +42,6 @@ from tripost.trajectory import Attempt, Feedback, FormatError, Problem
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
-R = TypeVar("R")
-
-DEFAULT_BASE_URL = "https://api.openai.com/v1"
-MAX_RETRY_AFTER_S = 300.0  # a Retry-After longer than this is cut to it
-
 
 class LLMConfig(BaseModel):
     """The ``llm`` section of a config. Unknown keys are an error."""
@@ -63,7 +49,8 @@ class LLMConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     base_url: str | None = Field(
-        None, description="Server URL ending in /v1; None reads OPENAI_BASE_URL, then uses OpenAI's."
+        None,
+        description="Server URL ending in /v1; None reads OPENAI_BASE_URL, then uses OpenAI's.",
     )
     api_key_env: str = Field(
         "OPENAI_API_KEY",
@@ -89,7 +76,9 @@ class LLMConfig(BaseModel):
     max_retries: int = Field(
         5, ge=0, description="Retries of a request after 429, 5xx, timeouts, dropped connections."
     )
-    backoff_s: float = Field(1.0, ge=0, description="First retry delay; doubles each retry (jittered).")
+    backoff_s: float = Field(
+        1.0, ge=0, description="First retry delay; doubles each retry (jittered)."
+    )
     max_backoff_s: float = Field(30.0, ge=0, description="Largest retry delay without Retry-After.")
     parse_retries: int = Field(
         2, ge=0, description="Re-asks (new seed, retry_temperature) after an unparsable answer."
@@ -101,10 +90,12 @@ class LLMConfig(BaseModel):
     )
     n_shots: int = Field(3, ge=0, description="Few-shot examples per prompt.")
     show_answer: bool = Field(
-        True, description="Show the reference answer in the feedback prompt (as a scripted checker knows it)."
+        True,
+        description="Show the reference answer in the feedback prompt (as a scripted checker knows it).",
     )
     extra_body: dict[str, Any] = Field(
-        default_factory=dict, description="Extra request fields for the server (e.g. top_k for vLLM)."
+        default_factory=dict,
+        description="Extra request fields for the server (e.g. top_k for vLLM).",
     )
     prompt_price_per_1m: float | None = Field(
         None, ge=0, description="Price of 1M prompt tokens, for the cost in stats (optional)."
@@ -131,233 +122,6 @@ def as_config(cfg: LLMConfig | dict[str, Any] | None) -> LLMConfig:
     if cfg is None:
         return LLMConfig()
     return cfg if isinstance(cfg, LLMConfig) else LLMConfig(**cfg)
-
-
-@dataclass(frozen=True)
-class Reply:
-    text: str | None
-    error: str | None = None
-
-
-class _EndpointMissing(Exception):
-    pass
-
-
-class _Failed(Exception):
-    pass
-
-
-def run_sync(make: Callable[[], Awaitable[R]]) -> R:
-    """Run a coroutine to completion from sync code, also when a loop already runs here."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(make())  # type: ignore[arg-type]
-    with ThreadPoolExecutor(1) as pool:  # inside a running loop (a notebook): use a thread
-        return pool.submit(lambda: asyncio.run(make())).result()  # type: ignore[arg-type]
-
-
-def retry_after_s(headers: Any) -> float | None:
-    """Seconds a 429/503 asks to wait: ``retry-after-ms``, or ``Retry-After`` (seconds or date).
-
-    >>> retry_after_s({"retry-after": "2"})
-    2.0
-    """
-    if headers is None:
-        return None
-    try:
-        if headers.get("retry-after-ms") is not None:
-            return max(0.0, float(headers["retry-after-ms"]) / 1000)
-        value = headers.get("retry-after")
-        if value is None:
-            return None
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            when = email.utils.parsedate_to_datetime(value)
-            return max(0.0, when.timestamp() - time.time())
-    except (TypeError, ValueError, KeyError):
-        return None
-
-
-class LLMClient:
-    """Endpoint choice, cache, concurrency, retries and usage accounting for one module."""
-
-    def __init__(
-        self,
-        cfg: LLMConfig,
-        stats: ExpertStats,
-        http_client_factory: Callable[[], Any] | None = None,
-    ) -> None:
-        self.cfg = cfg
-        self.stats = stats
-        self.url = cfg.resolved_base_url()
-        self._key = os.environ.get(cfg.api_key_env) or ""
-        if not self._key and public_url(self.url) == DEFAULT_BASE_URL:
-            raise ValueError(f"the environment variable {cfg.api_key_env} holds no API key for OpenAI")
-        self.cache = ResponseCache(cfg.cache_dir if cfg.cache else None)
-        self._meta = f"endpoint|{public_url(self.url)}|{cfg.model}"
-        self.endpoint: str | None = cfg.endpoint if cfg.endpoint != "auto" else self.cache.get_meta(self._meta)
-        self._http_client_factory = http_client_factory
-        self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
-        self._oa: Any = None
-        self._sem: asyncio.Semaphore | None = None
-        self._inflight: dict[str, asyncio.Future[Reply]] = {}
-        for k in ("retries", "parse_retries", "drops"):
-            stats.extra.setdefault(k, 0)
-
-    def map(self, fn: Callable[[T], Awaitable[R]], items: Sequence[T]) -> list[R]:
-        """``fn`` on every item concurrently, in a fresh event loop and HTTP client."""
-        if not items:
-            return []
-
-        async def run() -> list[R]:
-            self._sem = asyncio.Semaphore(self.cfg.concurrency)
-            self._inflight = {}
-            self._oa = openai.AsyncOpenAI(
-                base_url=self.url,
-                api_key=self._key or "none",  # local servers ignore it; the client wants one
-                max_retries=0,  # retries are ours, to honour Retry-After and count them
-                timeout=self.cfg.timeout_s,
-                http_client=self._http_client_factory() if self._http_client_factory else None,
-            )
-            try:
-                return list(await asyncio.gather(*(fn(item) for item in items)))
-            finally:
-                await self._oa.close()
-                self._oa = None
-
-        return run_sync(run)
-
-    async def complete(self, prompt: Prompt, stop: list[str], attempt_no: int = 0) -> Reply:
-        """One answer for ``prompt`` (from the cache when there), or the reason it failed.
-        ``attempt_no`` > 0 re-asks with another seed and at least ``retry_temperature``."""
-        temperature = self.cfg.temperature
-        if attempt_no:
-            temperature = max(temperature, self.cfg.retry_temperature)
-        params: dict[str, Any] = {"max_tokens": self.cfg.max_tokens, "temperature": temperature, "stop": stop}
-        if self.cfg.seed is not None:
-            params["seed"] = self.cfg.seed + attempt_no
-        params.update(self.cfg.extra_body)
-        bodies = {
-            "completion": {"prompt": prompt.as_text(), **params},
-            "chat": {"messages": prompt.as_messages(), **params},
-        }
-        kinds = [self.endpoint] if self.endpoint else ["completion", "chat"]
-        for kind in kinds:  # answered before, by either endpoint?
-            hit = self.cache.get(cache_key(self.url, kind, self.cfg.model, bodies[kind]))
-            if hit is not None:
-                self.stats.cache_hits += 1
-                return Reply(hit.text)
-        # the same request already in flight in this batch: share its answer
-        flight = cache_key(self.url, "in-flight", self.cfg.model, bodies["completion"])
-        if flight in self._inflight:
-            reply = await asyncio.shield(self._inflight[flight])
-            self.stats.cache_hits += reply.text is not None
-            return reply
-        future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
-        self._inflight[flight] = future
-        try:
-            reply = await self._fetch(kinds[0], bodies)
-            future.set_result(reply)
-        except BaseException as e:
-            future.set_exception(e)
-            raise
-        finally:
-            del self._inflight[flight]
-        return reply
-
-    async def _fetch(self, kind: str, bodies: dict[str, dict[str, Any]]) -> Reply:
-        """Ask the server (no cache lookup); store and account a successful answer."""
-        try:
-            try:
-                response = await self._call(kind, bodies[kind])
-            except _EndpointMissing:
-                kind = "chat"
-                response = await self._call(kind, bodies[kind])
-                if self.endpoint is None:
-                    log.info("%s has no completion endpoint: using chat", public_url(self.url))
-                    self.endpoint = "chat"
-                    self.cache.set_meta(self._meta, "chat")
-        except _Failed as e:
-            self.stats.failures += 1
-            return Reply(None, self._scrub(str(e)))
-        if self.endpoint is None:
-            self.endpoint = kind
-            self.cache.set_meta(self._meta, kind)
-        self._account(response)
-        self.cache.put(cache_key(self.url, kind, self.cfg.model, bodies[kind]), kind, self.cfg.model, response)
-        return Reply(response.text)
-
-    async def _call(self, kind: str, body: dict[str, Any]) -> CachedResponse:
-        """POST with retries; raises _EndpointMissing (auto mode) or _Failed."""
-        known = {"prompt", "messages", "max_tokens", "temperature", "stop", "seed"}
-        args = {k: v for k, v in body.items() if k in known}
-        extra = {k: v for k, v in body.items() if k not in known}
-        for n in range(self.cfg.max_retries + 1):
-            try:
-                assert self._sem is not None and self._oa is not None
-                async with self._sem:
-                    if kind == "completion":
-                        r = await self._oa.completions.create(model=self.cfg.model, extra_body=extra or None, **args)
-                        text = r.choices[0].text if r.choices else None
-                    else:
-                        r = await self._oa.chat.completions.create(model=self.cfg.model, extra_body=extra or None, **args)
-                        text = (r.choices[0].message.content or "") if r.choices else None
-                if text is None:
-                    raise _Failed("the server answered with no choices")
-                usage = r.usage
-                return CachedResponse(
-                    text,
-                    r.choices[0].finish_reason,
-                    getattr(usage, "prompt_tokens", 0) or 0,
-                    getattr(usage, "completion_tokens", 0) or 0,
-                )
-            except openai.APIStatusError as e:
-                status = e.status_code
-                if status in (404, 405) and kind == "completion" and self.endpoint is None:
-                    raise _EndpointMissing() from None
-                if status not in (408, 409, 429) and status < 500:
-                    raise _Failed(f"HTTP {status}: {_short(e.message)}") from None
-                reason = f"HTTP {status}"
-                delay = retry_after_s(e.response.headers) if status in (429, 503) else None
-            except openai.APITimeoutError:
-                reason, delay = f"timeout after {self.cfg.timeout_s:g} s", None
-            except openai.APIConnectionError as e:
-                reason, delay = f"connection error ({_short(str(e.__cause__ or e))})", None
-            except openai.APIError as e:
-                raise _Failed(f"bad response: {_short(str(e))}") from None
-            except (AttributeError, TypeError, ValueError, IndexError) as e:  # not the protocol's JSON
-                raise _Failed(f"bad response: {type(e).__name__}: {_short(str(e))}") from None
-            if n == self.cfg.max_retries:
-                raise _Failed(f"{reason}, {n + 1} tries")
-            if delay is None:
-                cap = min(self.cfg.max_backoff_s, self.cfg.backoff_s * 2**n)
-                delay = cap * (0.5 + 0.5 * random.random())  # jitter: spread the herd
-            delay = min(delay, MAX_RETRY_AFTER_S)
-            self.stats.extra["retries"] += 1
-            log.debug("%s: %s; retry %d in %.2f s", kind, reason, n + 1, delay)
-            await self._sleep(delay)
-        raise AssertionError("unreachable")
-
-    def _account(self, r: CachedResponse) -> None:
-        s, cfg = self.stats, self.cfg
-        s.calls += 1
-        s.prompt_tokens += r.prompt_tokens
-        s.completion_tokens += r.completion_tokens
-        if cfg.prompt_price_per_1m is not None or cfg.completion_price_per_1m is not None:
-            s.cost += (
-                r.prompt_tokens * (cfg.prompt_price_per_1m or 0.0)
-                + r.completion_tokens * (cfg.completion_price_per_1m or 0.0)
-            ) / 1e6
-
-    def _scrub(self, text: str) -> str:
-        return text.replace(self._key, "***") if self._key else text
-
-
-def _short(text: str, n: int = 160) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= n else text[: n - 3] + "..."
 
 
 def _cut(text: str, stops: list[str]) -> str:
@@ -400,7 +164,7 @@ class LLMFeedback(_LLMModule):
 
     def give_feedback(self, problems: list[Problem], attempts: list[str]) -> list[FeedbackResult]:
         _ = self.demos  # built once, outside the event loop
-        return self.client.map(self._one, list(zip(problems, attempts)))
+        return self.client.map(self._one, list(zip(problems, attempts, strict=True)))
 
     async def _one(self, item: tuple[Problem, str]) -> FeedbackResult:
         problem, text = item
@@ -408,7 +172,9 @@ class LLMFeedback(_LLMModule):
             attempt = Attempt.parse(text.strip("\n"))
         except FormatError:  # the same parse-error feedback as the scripted checker, no call
             return FeedbackResult(check_text(self.task, problem, text))
-        prompt = feedback_prompt(self.task, self.demos, self.cfg.n_shots, problem, attempt, self.cfg.show_answer)
+        prompt = feedback_prompt(
+            self.task, self.demos, self.cfg.n_shots, problem, attempt, self.cfg.show_answer
+        )
         last_error = ""
         for n in range(self.cfg.parse_retries + 1):
             reply = await self.client.complete(prompt, FEEDBACK_STOP, n)
@@ -421,7 +187,9 @@ class LLMFeedback(_LLMModule):
                 if n < self.cfg.parse_retries:
                     self.stats.extra["parse_retries"] += 1
         tries = self.cfg.parse_retries + 1
-        return FeedbackResult(None, self._drop(f"unusable feedback after {tries} tries: {last_error}"))
+        return FeedbackResult(
+            None, self._drop(f"unusable feedback after {tries} tries: {last_error}")
+        )
 
 
 class LLMImprovement(_LLMModule):
@@ -431,24 +199,34 @@ class LLMImprovement(_LLMModule):
         self, problems: list[Problem], attempts: list[Attempt], feedbacks: list[Feedback]
     ) -> list[ImprovementResult]:
         _ = self.demos
-        return self.client.map(self._one, list(zip(problems, attempts, feedbacks)))
+        return self.client.map(self._one, list(zip(problems, attempts, feedbacks, strict=True)))
 
     async def _one(self, item: tuple[Problem, Attempt, Feedback]) -> ImprovementResult:
         problem, attempt, feedback = item
         if feedback.correct or feedback.error_step not in attempt.labels:
             why = "it is correct" if feedback.correct else f"it has no step ({feedback.error_step})"
-            return ImprovementResult(None, self._drop(f"no improvement asked: the feedback says {why}"))
-        prompt = improvement_prompt(self.task, self.demos, self.cfg.n_shots, problem, attempt, feedback)
+            return ImprovementResult(
+                None, self._drop(f"no improvement asked: the feedback says {why}")
+            )
+        prompt = improvement_prompt(
+            self.task, self.demos, self.cfg.n_shots, problem, attempt, feedback
+        )
         last_error = ""
         for n in range(self.cfg.parse_retries + 1):
             reply = await self.client.complete(prompt, IMPROVEMENT_STOP, n)
             if reply.text is None:
-                return ImprovementResult(None, self._drop(f"improvement request failed: {reply.error}"))
+                return ImprovementResult(
+                    None, self._drop(f"improvement request failed: {reply.error}")
+                )
             try:
-                return ImprovementResult(assemble_improvement(attempt, feedback, reply.text, self.task.instruction))
+                return ImprovementResult(
+                    assemble_improvement(attempt, feedback, reply.text, self.task.instruction)
+                )
             except FormatError as e:
                 last_error = str(e)
                 if n < self.cfg.parse_retries:
                     self.stats.extra["parse_retries"] += 1
         tries = self.cfg.parse_retries + 1
-        return ImprovementResult(None, self._drop(f"unparsable improvement after {tries} tries: {last_error}"))
+        return ImprovementResult(
+            None, self._drop(f"unparsable improvement after {tries} tries: {last_error}")
+        )

@@ -177,13 +177,21 @@ def feedback_json(feedback: Feedback) -> str:
 
 
 def feedback_prompt(
-    task: Task, demos: list[Demo], n_shots: int, problem: Problem, attempt: Attempt, show_answer: bool
+    task: Task,
+    demos: list[Demo],
+    n_shots: int,
+    problem: Problem,
+    attempt: Attempt,
+    show_answer: bool,
 ) -> Prompt:
     def user(p: Problem, a: Attempt) -> str:
         ref = f"\nReference answer: {p.answer}" if show_answer else ""
         return f"{_answer_block(task, p, a.render())}{ref}\nReview:"
 
-    shots = tuple((user(d.problem, d.attempt), " " + feedback_json(d.feedback)) for d in _feedback_shots(demos, n_shots))
+    shots = tuple(
+        (user(d.problem, d.attempt), " " + feedback_json(d.feedback))
+        for d in _feedback_shots(demos, n_shots)
+    )
     return Prompt(FEEDBACK_INSTRUCTION, shots, user(problem, attempt))
 
 
@@ -257,7 +265,12 @@ def _validated(attempt: Attempt, step: object, segment: object, reason: object) 
 
 
 def improvement_prompt(
-    task: Task, demos: list[Demo], n_shots: int, problem: Problem, attempt: Attempt, feedback: Feedback
+    task: Task,
+    demos: list[Demo],
+    n_shots: int,
+    problem: Problem,
+    attempt: Attempt,
+    feedback: Feedback,
 ) -> Prompt:
     """Few-shot fixes, then the question, attempt, feedback and the start of the update."""
 
@@ -268,13 +281,19 @@ def improvement_prompt(
 
     shots = []
     for d in [d for d in demos if d.improved is not None and not d.feedback.correct][:n_shots]:
-        start = d.improved.index(d.feedback.error_step) if d.feedback.error_step in d.improved.labels else 0
+        start = (
+            d.improved.index(d.feedback.error_step)
+            if d.feedback.error_step in d.improved.labels
+            else 0
+        )
         rest = "\n".join(s.render() for s in d.improved.steps[start:])
         shots.append((user(d.problem, d.attempt, d.feedback), rest))
     return Prompt(IMPROVEMENT_INSTRUCTION, tuple(shots), user(problem, attempt, feedback))
 
 
-def assemble_improvement(attempt: Attempt, feedback: Feedback, continuation: str, instruction: str) -> Attempt:
+def assemble_improvement(
+    attempt: Attempt, feedback: Feedback, continuation: str, instruction: str
+) -> Attempt:
     """The updated attempt: the verbatim steps before the error + the model's continuation,
     cut after its (Final response) line. FormatError when the result does not parse.
 

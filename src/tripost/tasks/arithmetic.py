@@ -464,6 +464,8 @@ class MultistepArithmetic:
         """The first wrong step, e.g. ``In step (2) the part "((8 + -1) + -4) = (6 + -4)" is
         incorrect. This is because ((8 + -1) + -4) is not equal to (6 + -4).``"""
         plan = _plan(problem.question)
+        if not attempt.steps:
+            return Feedback.error(None, "1", "", "the answer is empty")
         if plan is None:
             first = attempt.steps[0]
             reason = "the question is not a multistep arithmetic expression"
@@ -481,20 +483,25 @@ class MultistepArithmetic:
         return Attempt(attempt.steps[:k] + gold.steps[k:])
 
     def inject_error(
-        self, problem: Problem, attempt: Attempt, rng: random.Random
+        self, problem: Problem, attempt: Attempt, rng: random.Random, kind: str | None = None
     ) -> tuple[Attempt, str] | None:
-        """One slip a small model makes, in the gold rationale (rebuilt by the solver): a wrong
-        result in a chain (often a product), a value miscopied into the final equation, a
-        miscopied group or operator in step (1), or a final response that does not copy the
-        result. Returns the attempt and the label of its (first) wrong step."""
+        """One slip a small model makes, written into the gold rationale (rebuilt by the solver,
+        which reproduces the official one): ``"chain"`` a wrong result in a chain (a product
+        more often than not), ``"substitution"`` a value miscopied into the final equation,
+        ``"decomposition"`` a miscopied number or operator in step (1), ``"answer"`` a final
+        response that does not copy the result. The steps after the slip follow from it.
+        Returns the attempt and the label of its (first) wrong step; ``kind`` is random by
+        default."""
         plan = _plan(problem.question)
         if plan is None:
             return None
-        kind = rng.choice(_INJECTIONS)
+        kind = kind or rng.choice(_INJECTIONS)
         if kind == "chain":
             return _inject_chain(plan, rng) or _inject_answer(plan, _solve_plan(plan), rng)
         if kind == "substitution":
             return _inject_substitution(plan, rng)
         if kind == "decomposition":
             return _inject_decomposition(plan, rng)
-        return _inject_answer(plan, _solve_plan(plan), rng)
+        if kind == "answer":
+            return _inject_answer(plan, _solve_plan(plan), rng)
+        raise ValueError(f"unknown error kind {kind!r}")

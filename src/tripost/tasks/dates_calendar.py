@@ -157,8 +157,11 @@ _FIXED_OFFSETS = {
 }
 _AMOUNT = rf"(?P<n>{NUM_RE}) (?P<unit>day|week|month|year)s?"
 _BEFORE_RE = re.compile(rf"{_AMOUNT} (?:ago(?: from today)?|before today|earlier)")
-_AFTER_RE = re.compile(rf"{_AMOUNT} (?:from today|after today|later|from now)")
-_HOURS_RE = re.compile(r"(?P<n>\d+) hours (?P<rel>later|from now|ago)")
+_AFTER_RE = re.compile(rf"{_AMOUNT} (?:from today|after today|later(?: from today)?|from now)")
+_HOURS_RE = re.compile(
+    r"(?P<n>\d+) hours (?:(?P<ago>ago(?: from today)?|before today|earlier)"
+    r"|later(?: from today)?|from now|from today|after today)"
+)
 
 
 def parse_offset(phrase: str) -> Offset | None:
@@ -167,13 +170,14 @@ def parse_offset(phrase: str) -> Offset | None:
     p = " ".join(phrase.strip().lower().split())
     if p in _FIXED_OFFSETS:
         return Offset(_FIXED_OFFSETS[p], "day")
-    if p.startswith("the date "):
-        return parse_offset(p[len("the date ") :])
+    for prefix in ("the date of ", "the date "):
+        if p.startswith(prefix):
+            return parse_offset(p[len(prefix) :])
     for rx, sign in ((_BEFORE_RE, -1), (_AFTER_RE, 1)):
         m = rx.fullmatch(p)
         if m and (k := number(m.group("n"))) is not None:
             return Offset(sign * k, m.group("unit"))
     m = _HOURS_RE.fullmatch(p)
     if m and int(m.group("n")) % 24 == 0:
-        return Offset((-1 if m.group("rel") == "ago" else 1) * int(m.group("n")) // 24, "day")
+        return Offset((-1 if m.group("ago") else 1) * int(m.group("n")) // 24, "day")
     return None

@@ -68,6 +68,7 @@ class Plan:
     target_phrase: str
     target: Offset
     options: dict[str, str] = field(default_factory=dict)  # "(A)" -> "12/11/1937"
+    premise: str = ""  # as the question writes it
 
     def dates(self, overrides: dict[str, date] | None = None) -> dict[str, date | None]:
         """Every fact's date, computed in order; ``overrides`` replaces some (and so moves
@@ -140,7 +141,7 @@ def parse_question(question: str) -> Plan | None:
     facts = parse_premise(premise)
     if target is None or not facts or facts[-1].name != "today":
         return None
-    plan = Plan(tuple(facts), phrase, target, options)
+    plan = Plan(tuple(facts), phrase, target, options, premise)
     if any(v is None for v in plan.dates().values()) or plan.target_date() is None:
         return None
     return plan

@@ -69,34 +69,37 @@ class _Checked:
 
 
 def _entailment(
-    s: Scene, premises: list[Pattern], name: str, p: int, refs: str
+    s: Scene, premises: list[Pattern], name: str, p: int, refs: list[str]
 ) -> tuple[bool, str] | None:
-    """None when every order the premises allow has ``name`` in position ``p``; else (whether
-    the placement is false, not merely unjustified, and the reason)."""
+    """None when every order the premises (steps ``refs``) allow has ``name`` in position
+    ``p``; else (whether the placement is false, not merely unjustified, and the reason)."""
     where = {sol[name] for sol in solutions(s.objects, premises)}
-    who = s.domain.mention(name)
+    who, cited, one = s.domain.mention(name), join([f"({r})" for r in refs]), len(refs) == 1
     if where == {p}:
         return None
     if not where:
-        return True, f"{refs} contradict each other"
+        return True, f"{cited} {'is impossible' if one else 'contradict each other'}"
     if p not in where:
         if len(where) == 1:
-            return True, f"{refs} put {who} in position {where.pop()}, not {p}"
-        return True, f"{refs} rule out position {p} for {who}"
-    return False, f"{refs} do not rule out position {min(where - {p})} for {who}"
+            return (
+                True,
+                f"{cited} {'puts' if one else 'put'} {who} in position {where.pop()}, not {p}",
+            )
+        return True, f"{cited} {'rules' if one else 'rule'} out position {p} for {who}"
+    other = min(where - {p})
+    return False, f"{cited} {'does' if one else 'do'} not rule out position {other} for {who}"
 
 
 def _check_place(s: Scene, step: Place, text: str, done: _Checked) -> tuple[str, str] | None:
     """(segment, reason) of the first unjustified placement. A false placement is named by its
     own words; a true one that the cited steps do not force by the text up to it, so that a
     rewrite with other references does not contain the segment."""
-    refs_text = join([f"({r})" for r in step.refs])
     for r in step.refs:
         if r not in done.claims:
             return f"({r})", f"step ({r}) is not an earlier statement or ordering"
     premises = [done.claims[r] for r in step.refs]
     for name, p, part in step.places:
-        if bad := _entailment(s, premises, name, p, refs_text):
+        if bad := _entailment(s, premises, name, p, step.refs):
             return (part if bad[0] else text[: text.index(part) + len(part)]), bad[1]
         if step.facts.get(name) != p:
             return (
@@ -104,7 +107,7 @@ def _check_place(s: Scene, step: Place, text: str, done: _Checked) -> tuple[str,
                 f"the ordering does not put {s.domain.mention(name)} in position {p}",
             )
     for name, p in sorted(step.facts.items(), key=lambda x: x[1]):
-        if bad := _entailment(s, premises, name, p, refs_text):
+        if bad := _entailment(s, premises, name, p, step.refs):
             return (step.arr_text if bad[0] else text.rstrip(".")), bad[1]
     return None
 
@@ -226,7 +229,7 @@ def _next_placements(
     for size in range(len(s.patterns) + 1):
         for subset in itertools.combinations(range(len(s.patterns)), size):
             need = sum(1 << i for i in subset)
-            allowed = [sol for sol, m in zip(base, masks) if m & need == need]  # noqa: B905
+            allowed = [sol for sol, m in zip(base, masks, strict=True) if m & need == need]
             if not allowed:
                 continue
             forced = {o: allowed[0][o] for o in free if all(a[o] == allowed[0][o] for a in allowed)}
@@ -367,22 +370,14 @@ class LogicalDeduction:
         n = rng.choice(SEEN_SIZES if split == "seen" else UNSEEN_SIZES)
         domain = rng.choice(list(DOMAINS.values()))
         objects = tuple(rng.sample(domain.pool, n))
-        truth = dict(zip(rng.sample(objects, n), range(1, n + 1)))  # noqa: B905
-        left = solutions(objects, [])
-        statements: list[str] = []
-        while len(left) > 1:
-            sentence = _random_statement(domain, truth, rng)
-            pat = parse_sentence(domain, objects, sentence)
-            narrowed = [sol for sol in left if pat.holds(sol, n)]  # type: ignore[union-attr]
-            if sentence not in statements and len(narrowed) < len(left):
-                statements.append(sentence)
-                left = narrowed
+        truth = dict(zip(rng.sample(objects, n), range(1, n + 1), strict=True))
+        statements = _unique_statements(domain, objects, truth, rng)
         asked = rng.randint(1, n)
         predicate = _position_predicate(domain, asked, n)
         options = tuple(f"{domain.subject(o)} {predicate}" for o in objects)
         holder = next(o for o, p in truth.items() if p == asked)
         patterns = tuple(parse_sentence(domain, objects, t) for t in statements)
-        scene = Scene(domain, objects, tuple(statements), patterns, options, objects, asked)  # type: ignore[arg-type]
+        scene = Scene(domain, objects, statements, patterns, options, objects, asked)  # type: ignore[arg-type]
         answer = scene.letter(objects.index(holder))
         return self._problem(scene.question(), answer, n, domain.key)
 
@@ -465,10 +460,32 @@ def _position_predicate(d: Domain, p: int, n: int) -> str:
     return d.absolute(p, False) if p <= n + 1 - p else d.absolute(n + 1 - p, True)
 
 
+def _unique_statements(
+    d: Domain, objects: tuple[str, ...], truth: dict[str, int], rng: random.Random
+) -> tuple[str, ...]:
+    """Random true statements added until one order remains, then those not needed dropped
+    (BIG-Bench Hard uses about N - 1 statements)."""
+    n = len(objects)
+    left = solutions(objects, [])
+    chosen: dict[str, Pattern] = {}
+    while len(left) > 1:
+        sentence = _random_statement(d, truth, rng)
+        pat = parse_sentence(d, objects, sentence)
+        narrowed = [sol for sol in left if pat.holds(sol, n)]  # type: ignore[union-attr]
+        if sentence not in chosen and len(narrowed) < len(left):
+            chosen[sentence] = pat  # type: ignore[assignment]
+            left = narrowed
+    for sentence in rng.sample(sorted(chosen), len(chosen)):
+        rest = [p for t, p in chosen.items() if t != sentence]
+        if len(solutions(objects, rest)) == 1:
+            del chosen[sentence]
+    return tuple(chosen)
+
+
 def _random_statement(d: Domain, truth: dict[str, int], rng: random.Random) -> str:
     n = len(truth)
     a, b = rng.sample(sorted(truth), 2)
-    if rng.random() < 0.35:
+    if rng.random() < 0.25:
         return f"{d.subject(a)} {_position_predicate(d, truth[a], n)}"
     if truth[a] > truth[b]:
         a, b = b, a

@@ -1,6 +1,7 @@
 """Scenes of logical deduction questions: domains, statements, "??" patterns, solutions.
 
-A BIG-Bench Hard question such as::
+This module holds everything about text: reading and writing questions and the step forms of
+the rationale. A BIG-Bench Hard question such as::
 
     The following paragraphs each describe a set of three objects arranged in a fixed order.
     The statements are logically consistent within each paragraph. On a branch, there are three
@@ -191,7 +192,7 @@ class Pattern:
             lo[name] = (at, exact)  # type: ignore[index]
         hi: dict[str, tuple[int, bool]] = {}
         at, exact = n + 1, True
-        for (name, _, _), (_, q, flex) in zip(reversed(segs[:-1]), reversed(segs)):  # noqa: B905
+        for (name, _, _), (_, q, flex) in zip(reversed(segs[:-1]), reversed(segs[1:]), strict=True):
             at, exact = at - q - 1, exact and not flex
             hi[name] = (at, exact)  # type: ignore[index]
         out = {}
@@ -307,7 +308,9 @@ def parse_sentence(domain: Domain, names: Sequence[str], sentence: str) -> Patte
     """
     n = len(names)
     absolute = {
-        domain.absolute(k, last): (k, last) for k in range(1, n + 1) for last in (False, True)
+        domain.absolute(k, last): (k, last)
+        for k in range(1, min(n, len(ORDINALS)) + 1)
+        for last in (False, True)
     }
     for name in sorted(names, key=len, reverse=True):
         subject = domain.subject(name) + " "
@@ -373,7 +376,10 @@ def parse_question(question: str) -> Scene | None:
     )  # fmt: skip
 
 
-# --- step forms of the rationale ---------------------------------------------------------
+# --- step forms of the rationale -------------------------------------------------------------
+# A statement with its ordering:  The quail is the second from the right: "(left) ?? quail ? (right)".
+# A placement:  From (5), (1) and (2), the quail is in position 1: "(left) quail ? ? (right)".
+# A reading:    In (6), the second from the left is position 2, which holds the blue jay.
 
 _TRANSLATE_RE = re.compile(r'^(?P<stmt>[^"\n]+?)\.?: "(?P<pat>[^"\n]*)"\.?$')
 _PLACE_RE = re.compile(
@@ -388,11 +394,10 @@ FINAL_RE = re.compile(
 )
 
 
-# --- step forms ------------------------------------------------------------------------------
-
-
 @dataclass
 class Translate:
+    """A statement written as an ordering."""
+
     index: int  # which statement
     pattern: Pattern
     pat_text: str
@@ -400,6 +405,8 @@ class Translate:
 
 @dataclass
 class Place:
+    """Objects placed from the cited steps, and the ordering known after it."""
+
     refs: list[str]
     places: list[tuple[str, int, str]]  # name, position, its text
     facts: dict[str, int]
@@ -408,6 +415,8 @@ class Place:
 
 @dataclass
 class Read:
+    """The object in the asked position, read off an ordering."""
+
     ref: str
     phrase: str
     position: int
@@ -415,6 +424,7 @@ class Read:
 
 
 def join(items: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
@@ -434,6 +444,7 @@ def position_phrase(d: Domain, k: int, from_last: bool) -> str:
 
 
 def phrase_positions(d: Domain, n: int) -> dict[str, int]:
+    """Position words -> position, e.g. ``{"the leftmost": 1, "the rightmost": n, ...}``."""
     return {
         position_phrase(d, k, last): (n + 1 - k if last else k)
         for k in range(1, n + 1)
@@ -460,6 +471,7 @@ def read_text(s: Scene, ref: str, phrase: str, p: int, name: str) -> str:
 
 
 def asked_phrase(s: Scene) -> str:
+    """The position words of the options, e.g. ``the second from the left``."""
     subject = s.domain.subject(s.option_objects[0]) + " "
     pred = s.options[0].removeprefix(subject)
     n = s.n
@@ -470,6 +482,7 @@ def asked_phrase(s: Scene) -> str:
 
 
 def find_object(s: Scene, text: str) -> str | None:
+    """``the Blue jay`` -> ``blue jay`` when it is one of the scene's objects."""
     text = text.strip()
     if s.domain.the and text.lower().startswith("the "):
         text = text[4:]
@@ -477,7 +490,8 @@ def find_object(s: Scene, text: str) -> str | None:
 
 
 def parse_step(s: Scene, text: str) -> Translate | Place | Read | str:
-    """The step's form, or a reason why it cannot be read."""
+    """The step's form (see the examples above this section), or a reason why it cannot be
+    read, e.g. ``"the owl" is not one of the objects``."""
     if m := _PLACE_RE.match(text):
         places = []
         for part in re.split(r", | and ", m["places"]):

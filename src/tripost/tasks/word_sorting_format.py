@@ -1,4 +1,4 @@
-"""The rationale format of word sorting: letter ranks, the gold plan of steps, and step parsers.
+"""Word-sorting rationales: letter ranks, the gold plan of steps, step parsers and diagnosis.
 
 The format is the one of the paper's scripted rationales. Words are sorted by their first
 letter; words sharing it form a group ``[... ? ...]`` that is sorted in a sub-step by the next
@@ -189,6 +189,13 @@ _GROUP = rf"\[{_Q}(?: \? {_Q})*\]"
 _ITEM = re.compile(rf"\((-?\d+)\) ({_Q}|{_GROUP})")
 _CHAIN = re.compile(rf"{_ITEM.pattern}(?: < {_ITEM.pattern})*")
 _HENCE = re.compile(rf"{_Q}(?: [<=] {_Q})*")
+_PREFIXES = {
+    "letters": LETTERS_PREFIX,
+    "subpart": "Now sort this subpart ",
+    "chain": CHAIN_PREFIX,
+    "hence": HENCE_PREFIX,
+    "final": FINAL_PREFIX,
+}
 _SUBPART = re.compile(
     rf"Now sort this subpart ({_Q}|{_GROUP}) by looking at their (\S+) letters: (.*)\.", re.DOTALL
 )
@@ -236,41 +243,33 @@ def parse_step(text: str) -> ParsedStep | None:
     >>> [(x.rank, x.words) for x in p.parts]
     [(2, ('barn',)), (4, ('dot', 'damp'))]
     """
-    if text.startswith(LETTERS_PREFIX):
-        parts = _entries(text, len(LETTERS_PREFIX))
-        return None if parts is None else ParsedStep("letters", parts)
-    if text.startswith("Now sort this subpart "):
+    kind = step_kind(text)
+    if kind is None or "\n" in text or not text.endswith("."):
+        return None
+    if kind == "subpart":
         return _parse_subpart(text)
-    for kind, prefix, pattern in (
-        ("chain", CHAIN_PREFIX, _CHAIN),
-        ("hence", HENCE_PREFIX, _HENCE),
-    ):
-        if text.startswith(prefix):
-            body = text[len(prefix) : -1]
-            if not text.endswith(".") or not pattern.fullmatch(body):
-                return None
-            off = len(prefix)
-            if kind == "chain":
-                parts = tuple(
-                    Part(
-                        off + m.start(),
-                        off + m.end(),
-                        quoted_words(m.group(2)),
-                        rank=int(m.group(1)),
-                    )
-                    for m in _ITEM.finditer(body)
-                )
-            else:
-                parts = tuple(
-                    Part(
-                        off + m.start(2), off + m.end(2), (m.group(2)[1:-1],), sep=m.group(1) or ""
-                    )
-                    for m in re.finditer(rf"(?:^| ([<=]) )({_Q})", body)
-                )
-            return ParsedStep(kind, parts)
-    if text.startswith(FINAL_PREFIX) and text.endswith(".") and "\n" not in text:
-        return ParsedStep("final", _final_parts(text))
-    return None
+    prefix = _PREFIXES[kind]
+    off, body = len(prefix), text[len(prefix) : -1]
+    parts: tuple[Part, ...] | None = None
+    if not text.startswith(prefix):
+        return None
+    if kind == "letters":
+        parts = _entries(text, off)
+    elif kind == "final":
+        parts = tuple(
+            Part(off + m.start(), off + m.end(), (m[0],)) for m in re.finditer(r"\S+", body)
+        )
+    elif kind == "chain" and _CHAIN.fullmatch(body):
+        parts = tuple(
+            Part(off + m.start(), off + m.end(), quoted_words(m[2]), rank=int(m[1]))
+            for m in _ITEM.finditer(body)
+        )
+    elif kind == "hence" and _HENCE.fullmatch(body):
+        parts = tuple(
+            Part(off + m.start(2), off + m.end(2), (m[2][1:-1],), sep=m[1] or "")
+            for m in re.finditer(rf"(?:^| ([<=]) )({_Q})", body)
+        )
+    return None if parts is None else ParsedStep(kind, parts)
 
 
 def _parse_subpart(text: str) -> ParsedStep | None:
@@ -284,27 +283,9 @@ def _parse_subpart(text: str) -> ParsedStep | None:
     return ParsedStep("subpart", parts, group, m.group(2), m.start(2))
 
 
-def _final_parts(text: str) -> tuple[Part, ...]:
-    body_end = len(text) - 1
-    return tuple(
-        Part(m.start(), m.end(), (m.group(),))
-        for m in re.finditer(r"\S+", text[:body_end])
-        if m.start() >= len(FINAL_PREFIX)
-    )
-
-
 def step_kind(text: str) -> str | None:
     """The kind a step text claims by its opening words, parsed or not."""
-    for kind, prefix in (
-        ("letters", LETTERS_PREFIX),
-        ("subpart", "Now sort this subpart"),
-        ("chain", CHAIN_PREFIX),
-        ("hence", HENCE_PREFIX),
-        ("final", FINAL_PREFIX),
-    ):
-        if text.startswith(prefix.strip()):
-            return kind
-    return None
+    return next((k for k, p in _PREFIXES.items() if text.startswith(p.strip())), None)
 
 
 # ---------------------------------------------------------------------------------------
@@ -343,6 +324,8 @@ def diagnose_step(text: str, gold: GoldStep) -> Diagnosis | None:
     ('"same"="s" (18)', 'the rank of "s" is 19, not 18')
     """
     kind = step_kind(text)
+    if kind is None and gold.kind == "final":
+        return first_line(text), _UNREADABLE["final"]
     if kind != gold.kind:
         if gold.kind == "subpart":
             reason = f"the subpart {render_group(gold.words)} is sorted next"

@@ -1,0 +1,400 @@
+"""Random date understanding questions, written as BIG-Bench Hard writes them.
+
+*Seen* questions use the kinds of statement BBH uses (with new dates, amounts and names) or a
+single event (``The exam is on May 2, 1990. Today is 3 days after the exam.``): 1-2 steps.
+*Unseen* questions chain events, 3 or more steps::
+
+    The concert is on Christmas Eve of 1937. The party is 3 days after the concert. Today is
+    2 weeks after the party. What is the date 10 days ago in MM/DD/YYYY?
+    Options:
+    (A) 12/31/1937
+    ...
+
+Every statement generator computes today's date itself (independently of the parser in
+:mod:`dates_parse`, which the tests compare against it) and returns ``(premise, today)``.
+"""
+
+from __future__ import annotations
+
+import calendar
+import random
+from collections.abc import Callable
+from datetime import date, timedelta
+
+from tripost.tasks.dates_calendar import EVENTS, MONTHS, ORDINALS, WEEKDAYS, Offset, add_months, mdy
+from tripost.tasks.dates_claims import ordinal_suffix
+
+NAMES = ["Jane", "Mary", "Anna", "Lisa", "Emma", "Sara", "Kate", "Olivia"]
+OTHER = ["John", "Tom", "Mark", "Paul", "Peter", "David"]
+HOLIDAY_DAYS = {
+    "Christmas Eve": (12, 24),
+    "Christmas Day": (12, 25),
+    "New Year's Eve": (12, 31),
+    "New Year's Day": (1, 1),
+    "Halloween": (10, 31),
+    "Valentine's Day": (2, 14),
+    "the US Independence Day": (7, 4),
+}
+WEDDINGS = {"silver": 25, "pearl": 30, "ruby": 40, "golden": 50, "diamond": 60}
+TARGETS = [
+    "today", "tomorrow", "yesterday", "24 hours later", "one week ago from today",
+    "one week from today", "10 days ago", "a month ago", "one year ago from today",
+]  # fmt: skip
+Premise = tuple[str, date]
+
+
+# ---------------------------------------------------------------- formats
+
+
+def rand_date(rng: random.Random, lo: int = 1900, hi: int = 2030) -> date:
+    return date(lo, 1, 1) + timedelta(days=rng.randrange((date(hi, 12, 31) - date(lo, 1, 1)).days))
+
+
+def abbr(d: date) -> str:
+    """``Jan 2, 1958``"""
+    return f"{MONTHS[d.month - 1][:3]} {d.day}, {d.year}"
+
+
+def full(d: date) -> str:
+    return f"{MONTHS[d.month - 1]} {d.day}, {d.year}"
+
+
+def num(rng: random.Random, d: date) -> str:
+    """``06/18/2019`` or ``6/18/2019``."""
+    return rng.choice([mdy(d), f"{d.month}/{d.day}/{d.year}"])
+
+
+def any_format(rng: random.Random, d: date) -> str:
+    return rng.choice([abbr, full, lambda x: num(rng, x)])(d)
+
+
+def ordinal_date(d: date, dotted: bool = False) -> str:
+    """``May 9th, 2017``; dotted: ``Sept. 1st, 2021``."""
+    name = MONTHS[d.month - 1]
+    if dotted and len(name) > 4:
+        name = ("Sept" if d.month == 9 else name[:3]) + "."
+    return f"{name} {d.day}{ordinal_suffix(d.day)}, {d.year}"
+
+
+def _days(n: int) -> str:
+    return f"{n} day{'' if n == 1 else 's'}"
+
+
+def _not_feb29(rng: random.Random, lo: int, hi: int) -> date:
+    d = rand_date(rng, lo, hi)
+    return d if (d.month, d.day) != (2, 29) else d - timedelta(days=1)
+
+
+# ---------------------------------------------------------------- BBH-like statements
+
+
+def _today_is(rng: random.Random) -> Premise:
+    t, who = rand_date(rng), rng.choice(NAMES)
+    return rng.choice([
+        f"Today is {any_format(rng, t)}.",
+        f"It is {num(rng, t)} today.",
+        f"Today, {num(rng, t)}, is a day that we will never forget.",
+        f"The current local time is {rng.randint(1, 12)}:{rng.randint(0, 59):02d} "
+        f"{rng.choice(['am', 'pm'])} of {num(rng, t)}.",
+        f"Today is {abbr(t)}. {who}'s appointment will be {_days(rng.randint(1, 9))} later.",
+    ]), t  # fmt: skip
+
+
+def _yesterday(rng: random.Random) -> Premise:
+    y = rand_date(rng)
+    if rng.random() < 0.2:  # the last day of a month, as BBH's "Today could not be 12/32/1929"
+        y = date(y.year, y.month, calendar.monthrange(y.year, y.month)[1])
+        bad = f"{y.month}/{y.day + 1}/{y.year}"
+        text = (
+            f"Yesterday was {num(rng, y)}. Today could not be {bad} because "
+            f"{MONTHS[y.month - 1]} has only {y.day} days."
+        )
+        return text, y + timedelta(days=1)
+    a, b, who = rng.randint(1, 5), rng.randint(2, 12), rng.choice(NAMES)
+    return rng.choice([
+        f"Yesterday was {any_format(rng, y)}.",
+        f"Yesterday, {abbr(y)}, {who} ate {a} pizzas and {b} wings.",
+        f"The day before yesterday was {any_format(rng, y - timedelta(days=1))}.",
+    ]), y + timedelta(days=1)  # fmt: skip
+
+
+def _tomorrow(rng: random.Random) -> Premise:
+    m = rand_date(rng)
+    wd, who = WEEKDAYS[m.weekday()][:3], rng.choice(NAMES)
+    hour, a, b = (
+        f"{rng.randint(1, 12)} {rng.choice(['am', 'pm'])}",
+        rng.randint(2, 6),
+        rng.randint(2, 9),
+    )
+    return rng.choice([
+        f"Tomorrow is {any_format(rng, m)}.",
+        f"{who} booked a flight for tomorrow, {abbr(m)}.",
+        f"Today's meeting is rescheduled to {hour} tomorrow, {num(rng, m)}.",
+        f"{who} scheduled {a} appointments with {b} people for tomorrow ({wd}, {num(rng, m)}).",
+    ]), m - timedelta(days=1)  # fmt: skip
+
+
+def _days_from_event(rng: random.Random) -> Premise:
+    t, who = rand_date(rng, 1901, 2029), rng.choice(NAMES)
+    kind = rng.randrange(5)
+    if kind == 0:
+        return f"It was {ordinal_date(t - timedelta(days=7), dotted=True)} a week ago.", t
+    if kind == 1:
+        n = rng.randint(1, 30)
+        return (
+            f"The deadline is {abbr(t + timedelta(days=n))}, which is {_days(n)} away from now.",
+            t,
+        )
+    if kind == 2:
+        n = rng.randint(1, 5)
+        by = "one day" if n == 1 else _days(n)
+        d = mdy(t - timedelta(days=n))
+        return f"The concert was scheduled to be on {d}, but was delayed by {by} to today.", t
+    if kind == 3:
+        n = rng.randint(2, 400)
+        d = abbr(t - timedelta(days=n))
+        return f"{who} quit her job on {d}. {n} days have passed since then.", t
+    n = rng.randint(5, 60)
+    start = ordinal_date(t - timedelta(days=n))
+    return f"On {start} {who} bought {n} eggs. She ate one per day. Today she ran out of eggs.", t
+
+
+def _years_from_event(rng: random.Random) -> Premise:
+    who, other = rng.choice(NAMES), rng.choice(OTHER)
+    kind = rng.randrange(5)
+    if kind == 4:  # born on the last day of February
+        y, n = rng.randint(1900, 2010), rng.randint(1, 20)
+        if calendar.isleap(y) and not calendar.isleap(y + n):
+            y += 1
+        t = date(y + n, 2, 29 if calendar.isleap(y) else 28)
+        text = f"{who} was born on the last day of February in {y}. Today is her {n}-year-old birthday."
+        return text, t
+    if kind == 3:  # work anniversary, told through the second day at work
+        y, n = rng.randint(1950, 2020), rng.randint(1, 10)
+        first = _not_feb29(rng, y, y)
+        first = first if (first.month, first.day) != (12, 31) else first - timedelta(days=1)
+        second = first + timedelta(days=1)
+        text = (
+            f"{who} got her job in {y}. Today is her {n}-year work anniversary. She still remembers "
+            f"that on {MONTHS[second.month - 1][:3]} {second.day}, her second day at work, she "
+            "spilled coffee on her laptop."
+        )
+        return text, first.replace(year=y + n)
+    d0 = _not_feb29(rng, 1900, 1990)
+    if kind == 2 and rng.random() < 0.5:
+        kind_name = rng.choice(list(WEDDINGS))
+        text = f"{who} and {other} married on {abbr(d0)}. Today is their {kind_name} wedding anniversary."
+        return text, d0.replace(year=d0.year + WEDDINGS[kind_name])
+    n = rng.randint(2, 12) if kind == 0 else rng.randint(1, 30)
+    t = d0.replace(year=d0.year + n)
+    return [
+        f"{abbr(d0)} is like yesterday to {who}, but that is actually {_word(n)} years ago.",
+        f"{who} was born on {abbr(d0)}. Today is her {n}-year-old birthday.",
+        f"{who} and {other} married on {abbr(d0)}. It is their {n}-year anniversary today.",
+    ][kind], t
+
+
+def _word(n: int) -> str:
+    words = "zero one two three four five six seven eight nine ten eleven twelve".split()
+    return words[n] if n < len(words) else str(n)
+
+
+def _special_day(rng: random.Random) -> Premise:
+    y, who = rng.randint(1900, 2030), rng.choice(NAMES)
+    kind = rng.randrange(6)
+    if kind == 0:
+        h = rng.choice(list(HOLIDAY_DAYS) + ["Thanksgiving"])
+        if h == "Thanksgiving":
+            thursdays = [d for d in range(1, 31) if date(y, 11, d).weekday() == 3]
+            text = (
+                "In the US, Thanksgiving is on the fourth Thursday of November. "
+                f"Today is the US Thanksgiving of {y}."
+            )
+            return text, date(y, 11, thursdays[3])
+        return f"Today is {h} of {y}.", date(y, *HOLIDAY_DAYS[h])
+    if kind == 1:  # a year whose reversed digits are a valid MMDD
+        y = rng.choice([x for x in range(1900, 2100) if _palindrome(x)])
+        text = (
+            f"Today is the palindrome day of {y}, because the MMDDYYYY format of the date is the "
+            "same backwards as forwards."
+        )
+        return text, _palindrome(y)  # type: ignore[return-value]
+    if kind == 2:
+        m = rng.randint(1, 12)
+        last = date(y, m, calendar.monthrange(y, m)[1])
+        return rng.choice([
+            (f"Today is the first day of {y}.", date(y, 1, 1)),
+            (f"This is the last day of {y}.", date(y, 12, 31)),
+            (f"{who} is celebrating the last day of {MONTHS[m - 1][:3]} {y}.", last),
+            (f"Today is the first day of {MONTHS[m - 1]} {y}.", date(y, m, 1)),
+        ])  # fmt: skip
+    if kind == 3:
+        q, last = rng.randint(1, 4), rng.random() < 0.5
+        d = date(y, 3 * q, calendar.monthrange(y, 3 * q)[1]) if last else date(y, 3 * q - 2, 1)
+        return (
+            f"Today is the {'last' if last else 'first'} day of the {ORDINALS[q - 1]} quarter of {y}.",
+            d,
+        )
+    if kind == 4:
+        t = rand_date(rng, y, y)
+        return (
+            f"Today is the {ORDINALS[t.day - 1]} day of the {ORDINALS[t.month - 1]} month of {y}.",
+            t,
+        )
+    jan1, k, wd = date(y, 1, 1), rng.randint(1, 4), rng.randrange(7)
+    t = jan1 + timedelta(days=(wd - jan1.weekday()) % 7 + 7 * (k - 1))
+    first, nth = WEEKDAYS[jan1.weekday()], f"{ORDINALS[k - 1]} {WEEKDAYS[wd]}"
+    return f"The first day of {y} is a {first}, and today is the {nth} of {y}.", t
+
+
+def _palindrome(y: int) -> date | None:
+    s = str(y)[::-1]
+    try:
+        return date(y, int(s[:2]), int(s[2:]))
+    except ValueError:
+        return None
+
+
+def _date_puzzle(rng: random.Random) -> Premise:
+    t, who, other = rand_date(rng, 1901, 2029), rng.choice(NAMES), rng.choice(OTHER)
+    kind = rng.randrange(5)
+    if kind == 0:
+        wrong = t + timedelta(days=rng.choice((-1, 1)))
+        a, b = (t, wrong) if rng.random() < 0.5 else (wrong, t)
+        right = who if a == t else other
+        text = (
+            f"{who} thinks today is {num(rng, a)}, but {other} thinks today is {num(rng, b)}. "
+            f"{right} is correct."
+        )
+        return text, t
+    if kind == 1:
+        n = rng.randint(1, 3)
+        text = (
+            f"{who} thought today is {num(rng, t - timedelta(days=n))}, but today is in fact "
+            f"{MONTHS[t.month - 1][:3]} {t.day}, which is {_days(n)} later."
+        )
+        return text, t
+    if kind == 2:
+        return rng.choice([
+            f"Today is {t.month}/{t.day}, and it is {who}'s second time in the year {t.year} to "
+            "see a meteor shower.",
+            f"Today is {t.month}/{t.day}. {who} is watching NFL {t.year}.",
+        ]), t  # fmt: skip
+    if kind == 3:
+        return (
+            "In the UK, people usually put the day before the month when formatting the date. "
+            f"Therefore, today is {t.day:02d}/{t.month:02d}/{t.year} to them.",
+            t,
+        )
+    day, k = rng.randint(1, 28), rng.randint(2, 12)
+    start = date(t.year, rng.randint(1, 12), 1)
+    m = add_months(start, k - 1)
+    assert m is not None
+    text = (
+        f"{who} visits the bookstore on the {day}{ordinal_suffix(day)} of each month starting from "
+        f"the {MONTHS[start.month - 1]} of {start.year}. It is her {k}{ordinal_suffix(k)} visit to "
+        "the bookstore today."
+    )
+    return text, m.replace(day=day)
+
+
+STATEMENTS: list[Callable[[random.Random], Premise]] = [
+    _today_is, _yesterday, _tomorrow, _days_from_event, _years_from_event, _special_day, _date_puzzle,
+]  # fmt: skip
+
+
+# ---------------------------------------------------------------- chains of events
+
+
+def _amount(rng: random.Random) -> Offset:
+    unit = rng.choices(["day", "week", "month", "year"], weights=[6, 3, 2, 1])[0]
+    n = {
+        "day": rng.randint(1, 30),
+        "week": rng.randint(1, 4),
+        "month": rng.randint(1, 6),
+        "year": rng.randint(1, 3),
+    }[unit]
+    return Offset(n * rng.choice((-1, 1)), unit)
+
+
+def _amount_text(rng: random.Random, off: Offset) -> str:
+    k = abs(off.n)
+    if k == 1:
+        return f"{rng.choice(['one', 'a', '1'])} {off.unit}"
+    return f"{k} {off.unit}s"
+
+
+def chain(rng: random.Random, n_events: int) -> Premise:
+    """A first event on a date (or a holiday), ``n_events - 1`` events relative to the one
+    before, and today relative to the last."""
+    names = rng.sample(EVENTS, n_events)
+    if rng.random() < 0.5:
+        d = rand_date(rng, 1920, 2010)
+        sents = [f"The {names[0]} is on {any_format(rng, d)}."]
+    else:
+        h, y = rng.choice(list(HOLIDAY_DAYS)), rng.randint(1920, 2010)
+        d = date(y, *HOLIDAY_DAYS[h])
+        sents = [f"The {names[0]} is on {h} of {y}."]
+    for i in range(1, n_events + 1):
+        off = _amount(rng)
+        d = off.apply(d)  # type: ignore[assignment]
+        who = f"The {names[i]} is" if i < n_events else "Today is"
+        rel = "before" if off.n < 0 else "after"
+        sents.append(f"{who} {_amount_text(rng, off)} {rel} the {names[i - 1]}.")
+    return " ".join(sents), d
+
+
+# ---------------------------------------------------------------- questions
+
+
+def target_phrase(rng: random.Random, allow_today: bool) -> tuple[str, Offset]:
+    if rng.random() < 0.75:
+        phrase = rng.choice(TARGETS[0 if allow_today else 1 :])
+    else:
+        n = rng.randint(2, 30)
+        phrase = rng.choice([
+            f"{n} days ago", f"{n} days from today", "two weeks ago", "two weeks from today",
+            "a month from today", "one year from today", "the day before yesterday",
+        ])  # fmt: skip
+    from tripost.tasks.dates_calendar import parse_offset
+
+    off = parse_offset(phrase)
+    assert off is not None, phrase
+    return phrase, off
+
+
+def options_for(rng: random.Random, answer: date, today: date) -> list[date]:
+    """5 or 6 distinct dates, the answer among them, distractors off by a day, a week, a
+    month or a year, with day and month swapped, far years, and today itself."""
+    cands: list[date | None] = [
+        answer + timedelta(days=rng.choice((-1, 1))),
+        answer + timedelta(days=rng.choice((-7, 7))),
+        add_months(answer, rng.choice((-1, 1))),
+        add_months(answer, rng.choice((-12, 12))),
+        add_months(answer, 12 * rng.choice((-1, 1)) * rng.randint(5, 90)),
+        add_months(answer, rng.randint(2, 10)),
+        today,
+    ]
+    if answer.day <= 12 and answer.day != answer.month:
+        cands.append(date(answer.year, answer.day, answer.month))
+    pool = sorted({d for d in cands if d and d != answer and 1 <= d.year <= 9999})
+    rng.shuffle(pool)
+    out = [answer, *pool[: rng.choice((4, 5))]]
+    rng.shuffle(out)
+    return out
+
+
+def generate_question(rng: random.Random, unseen: bool) -> str:
+    """One question in BBH's format; seen ones take 1-2 gold steps, unseen ones 3 or more."""
+    if unseen:
+        premise, today = chain(rng, rng.randint(2, 3))
+        phrase, off = target_phrase(rng, allow_today=rng.random() < 0.1)
+    else:
+        single = rng.random() < 0.2
+        premise, today = chain(rng, 1) if single else rng.choice(STATEMENTS)(rng)
+        phrase, off = target_phrase(rng, allow_today=True)
+    answer = off.apply(today)
+    assert answer is not None
+    opts = options_for(rng, answer, today)
+    lines = [f"({'ABCDEF'[i]}) {mdy(d)}" for i, d in enumerate(opts)]
+    return f"{premise} What is the date {phrase} in MM/DD/YYYY?\nOptions:\n" + "\n".join(lines)
