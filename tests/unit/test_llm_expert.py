@@ -187,6 +187,19 @@ def test_feedback_request_carries_few_shot_prompt_stop_and_sampling(tmp_path):
     )
 
 
+@pytest.mark.parametrize(
+    "answer, show, shown", [("9", True, True), ("9", False, False), ("", True, False)]
+)
+def test_reference_answer_is_shown_only_when_known_and_wanted(tmp_path, answer, show, shown):
+    server = FakeServer()
+    problem = Problem(PROBLEM.question, answer, "add")
+    make(LLMFeedback, server, tmp_path, show_answer=show).give_feedback(
+        [problem], [ATTEMPT.render()]
+    )
+    query = server.requests[0][1]["prompt"].rsplit("\n\n", 1)[1]
+    assert ("\nReference answer: 9\n" in query) == shown and query.endswith("Review:")
+
+
 def test_feedback_counts_calls_tokens_and_cost(tmp_path):
     server = FakeServer()
     fbk = make(LLMFeedback, server, tmp_path, prompt_price_per_1m=2.0, completion_price_per_1m=10.0)

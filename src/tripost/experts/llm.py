@@ -204,10 +204,12 @@ class LLMImprovement(_LLMModule):
     async def _one(self, item: tuple[Problem, Attempt, Feedback]) -> ImprovementResult:
         problem, attempt, feedback = item
         if feedback.correct or feedback.error_step not in attempt.labels:
-            why = "it is correct" if feedback.correct else f"it has no step ({feedback.error_step})"
-            return ImprovementResult(
-                None, self._drop(f"no improvement asked: the feedback says {why}")
+            why = (
+                "the feedback says the attempt is correct"
+                if feedback.correct
+                else f"the feedback names step ({feedback.error_step}), which the attempt lacks"
             )
+            return ImprovementResult(None, self._drop(f"nothing to improve: {why}"))
         prompt = improvement_prompt(
             self.task, self.demos, self.cfg.n_shots, problem, attempt, feedback
         )

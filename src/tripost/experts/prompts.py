@@ -185,7 +185,7 @@ def feedback_prompt(
     show_answer: bool,
 ) -> Prompt:
     def user(p: Problem, a: Attempt) -> str:
-        ref = f"\nReference answer: {p.answer}" if show_answer else ""
+        ref = f"\nReference answer: {p.answer}" if show_answer and p.answer else ""
         return f"{_answer_block(task, p, a.render())}{ref}\nReview:"
 
     shots = tuple(
