@@ -26,15 +26,23 @@ BBH = {
     "multistep_arithmetic": ["multistep_arithmetic_two.json"],
     "word_sorting": ["word_sorting.json"],
     "date_understanding": ["date_understanding.json"],
-    "logical_deduction": [f"logical_deduction_{n}_objects.json" for n in ("three", "five", "seven")],
+    "logical_deduction": [
+        f"logical_deduction_{n}_objects.json" for n in ("three", "five", "seven")
+    ],
 }
 OFFICIAL = {
-    "multistep_arithmetic": ["raw/multistep_arithmetic_scripted_rationales.jsonl",
-                             "training/multistep_arithmetic/multistep_arithmetic_world_rationale_l3-4d2-22.jsonl"],
-    "word_sorting": ["raw/word_sorting_scripted_rationales.jsonl",
-                     "training/word_sorting/word_sorting_world_rationale_1-7.jsonl"],
-    "date_understanding": ["raw/date_understanding_codex_rationales_cleaned.jsonl",
-                           "training/date_understanding/date_understanding_world_rationale_1-2.jsonl"],
+    "multistep_arithmetic": [
+        "raw/multistep_arithmetic_scripted_rationales.jsonl",
+        "training/multistep_arithmetic/multistep_arithmetic_world_rationale_l3-4d2-22.jsonl",
+    ],
+    "word_sorting": [
+        "raw/word_sorting_scripted_rationales.jsonl",
+        "training/word_sorting/word_sorting_world_rationale_1-7.jsonl",
+    ],
+    "date_understanding": [
+        "raw/date_understanding_codex_rationales_cleaned.jsonl",
+        "training/date_understanding/date_understanding_world_rationale_1-2.jsonl",
+    ],
     "logical_deduction": ["training/logical_deduction/logical_deduction_world_rationale_3-5.jsonl"],
 }
 
@@ -98,7 +106,9 @@ def official(task) -> None:
                 accepted += task.check(p, Attempt.parse(rationale.strip())).correct
             except FormatError:
                 pass
-        print(f"official {rel}: {accepted}/{n} gold rationales accepted ({unparsed} questions unparsed)")
+        print(
+            f"official {rel}: {accepted}/{n} gold rationales accepted ({unparsed} questions unparsed)"
+        )
 
 
 def generated(task, n: int, seed: int) -> None:
@@ -116,11 +126,15 @@ def generated(task, n: int, seed: int) -> None:
         fb = task.check(p, bad)
         counts["named"] += (not fb.correct) and fb.error_step == step
         new = task.improve(p, bad, fb)
-        counts["improved"] += new is not None and task.check(p, new).correct and check_update(bad, fb, new) is None
+        counts["improved"] += (
+            new is not None and task.check(p, new).correct and check_update(bad, fb, new) is None
+        )
     k = counts["injected"]
-    print(f"generated ({n} problems, seen and unseen, seed {seed}): own gold accepted "
-          f"{counts['gold']}/{n}; injected step named {counts['named']}/{k} "
-          f"({counts['named'] / max(1, k):.1%}); improvement accepted {counts['improved']}/{k}")
+    print(
+        f"generated ({n} problems, seen and unseen, seed {seed}): own gold accepted "
+        f"{counts['gold']}/{n}; injected step named {counts['named']}/{k} "
+        f"({counts['named'] / max(1, k):.1%}); improvement accepted {counts['improved']}/{k}"
+    )
 
 
 def main() -> None:

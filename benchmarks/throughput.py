@@ -38,31 +38,51 @@ def main() -> None:
     rng = random.Random(0)
     problems = [task.generate(rng, "seen") for _ in range(512)]
     samples = gold_samples(task, problems)
-    tiny = TinyModelConfig(hidden_size=args.hidden, num_layers=args.layers,
-                           num_heads=max(1, args.hidden // 32),
-                           intermediate_size=int(args.hidden * 2.6875))
+    tiny = TinyModelConfig(
+        hidden_size=args.hidden,
+        num_layers=args.layers,
+        num_heads=max(1, args.hidden // 32),
+        intermediate_size=int(args.hidden * 2.6875),
+    )
     policy = build_tiny_policy(tiny)
     n_params = sum(p.numel() for p in policy.model.parameters())
-    print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
-          f"torch {torch.__version__}; model d={args.hidden} L={args.layers} ({n_params / 1e6:.2f}M params)")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
+        f"torch {torch.__version__}; model d={args.hidden} L={args.layers} ({n_params / 1e6:.2f}M params)"
+    )
     train = {False: [], True: []}
     gen = {False: [], True: []}
     prompts = [render_prompt(p.question) for p in problems[: args.gen_batch]]
     for _ in range(args.repeats):
         for bf16 in (False, True):
-            cfg = TrainConfig(steps=args.steps, batch_size=args.batch, micro_batch_size=args.batch,
-                              lr=1e-4, bf16=bf16, log_every=0)
+            cfg = TrainConfig(
+                steps=args.steps,
+                batch_size=args.batch,
+                micro_batch_size=args.batch,
+                lr=1e-4,
+                bf16=bf16,
+                log_every=0,
+            )
             s = train_policy(policy, samples, cfg)
             train[bf16].append(s["tokens"] / s["seconds"])
             t0 = time.time()
-            outs = generate(policy, prompts, args.gen_tokens, temperature=1.0,
-                            batch_size=args.gen_batch, bf16=bf16, seed=0)
+            outs = generate(
+                policy,
+                prompts,
+                args.gen_tokens,
+                temperature=1.0,
+                batch_size=args.gen_batch,
+                bf16=bf16,
+                seed=0,
+            )
             gen[bf16].append(sum(len(o) + 1 for o in outs) / (time.time() - t0))
     for name, d in (("train tokens/s", train), ("generate tokens/s", gen)):
         f32, b16 = statistics.median(d[False]), statistics.median(d[True])
         ratios = [b / f for f, b in zip(d[False], d[True])]
-        print(f"{name}: fp32 {f32:,.0f}  bf16 {b16:,.0f}  bf16/fp32 median ratio "
-              f"{statistics.median(ratios):.2f} (runs: {', '.join(f'{r:.2f}' for r in ratios)})")
+        print(
+            f"{name}: fp32 {f32:,.0f}  bf16 {b16:,.0f}  bf16/fp32 median ratio "
+            f"{statistics.median(ratios):.2f} (runs: {', '.join(f'{r:.2f}' for r in ratios)})"
+        )
 
 
 if __name__ == "__main__":

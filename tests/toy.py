@@ -1,10 +1,10 @@
 """A toy task for fast tests: sum three digits in two steps.
 
-    Q: Add 3, 4 and 5.
-    Answer: Let's think step by step.
-    (1) 3 + 4 = 7.
-    (2) 7 + 5 = 12.
-    (Final response) So the answer is 12.
+Q: Add 3, 4 and 5.
+Answer: Let's think step by step.
+(1) 3 + 4 = 7.
+(2) 7 + 5 = 12.
+(Final response) So the answer is 12.
 """
 
 from __future__ import annotations
@@ -42,8 +42,11 @@ class ToyTask:
 
     def solve(self, problem, start: int = 0, acc: int | None = None):
         a, b, c = self._terms(problem)
-        steps = [Step("1", f"{a} + {b} = {a + b}."), Step("2", f"{a + b} + {c} = {a + b + c}."),
-                 Step("Final response", f"So the answer is {a + b + c}.")]
+        steps = [
+            Step("1", f"{a} + {b} = {a + b}."),
+            Step("2", f"{a + b} + {c} = {a + b + c}."),
+            Step("Final response", f"So the answer is {a + b + c}."),
+        ]
         return Attempt(tuple(steps))
 
     def extract_answer(self, attempt):

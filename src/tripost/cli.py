@@ -1,11 +1,11 @@
 """The ``tripost`` command. It only parses arguments and wires objects; the work is elsewhere.
 
-    tripost demo [--task T] [--out DIR] [--seed N] [--quick]
-    tripost run --config FILE --out DIR [--set key=value ...]
-    tripost solve --task T --data FILE --output OUT.jsonl
-    tripost feedback --task T --input IN.jsonl --output OUT.jsonl [--expert scripted|llm ...]
-    tripost eval --model DIR --task T --data FILE [--rounds R] --out DIR
-    tripost tasks
+tripost demo [--task T] [--out DIR] [--seed N] [--quick]
+tripost run --config FILE --out DIR [--set key=value ...]
+tripost solve --task T --data FILE --output OUT.jsonl
+tripost feedback --task T --input IN.jsonl --output OUT.jsonl [--expert scripted|llm ...]
+tripost eval --model DIR --task T --data FILE [--rounds R] --out DIR
+tripost tasks
 """
 
 from __future__ import annotations
@@ -28,21 +28,31 @@ log = logging.getLogger("tripost")
 def _expert_args(p: argparse.ArgumentParser, single: bool = False) -> None:
     g = p.add_argument_group("expert")
     if single:
-        g.add_argument("--expert", choices=["scripted", "llm"], default="scripted",
-                       help="feedback module (default: scripted)")
+        g.add_argument(
+            "--expert",
+            choices=["scripted", "llm"],
+            default="scripted",
+            help="feedback module (default: scripted)",
+        )
     else:
         g.add_argument("--feedback", choices=["scripted", "llm"], help="feedback module")
         g.add_argument("--improvement", choices=["scripted", "llm"], help="improvement module")
     g.add_argument("--base-url", help="OpenAI-compatible endpoint (default: $OPENAI_BASE_URL)")
     g.add_argument("--model-name", help="model name at the endpoint")
-    g.add_argument("--cache-dir", help="LLM response cache (default: ~/.cache/tripost/llm, "
-                   "or RUN_DIR/llm_cache in a run)")
+    g.add_argument(
+        "--cache-dir",
+        help="LLM response cache (default: ~/.cache/tripost/llm, or RUN_DIR/llm_cache in a run)",
+    )
     g.add_argument("--concurrency", type=int, help="LLM requests in flight (default 32)")
 
 
 def _llm_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    keys = {"base_url": "base_url", "model_name": "model", "cache_dir": "cache_dir",
-            "concurrency": "concurrency"}
+    keys = {
+        "base_url": "base_url",
+        "model_name": "model",
+        "cache_dir": "cache_dir",
+        "concurrency": "concurrency",
+    }
     return {v: getattr(args, k) for k, v in keys.items() if getattr(args, k, None) is not None}
 
 
@@ -51,13 +61,22 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = ap.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("demo", help="the embedded default: tiny model, generated data, scripted expert")
+    p = sub.add_parser(
+        "demo", help="the embedded default: tiny model, generated data, scripted expert"
+    )
     p.add_argument("--task", default="multistep_arithmetic")
     p.add_argument("--out", default="runs/demo", help="run directory (re-run to resume)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--quick", action="store_true", help="toy size, a few minutes, no accuracy claim")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config field, e.g. --set train.lr=1e-3")
+    p.add_argument(
+        "--quick", action="store_true", help="toy size, a few minutes, no accuracy claim"
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config field, e.g. --set train.lr=1e-3",
+    )
     _expert_args(p)
 
     p = sub.add_parser("run", help="run (or resume) an experiment from a YAML config")
@@ -68,11 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("solve", help="gold solver on a JSONL or BBH JSON file of problems")
     p.add_argument("--task", required=True)
+    p.add_argument("--task-config", help="task YAML of a user task (with --task custom)")
     p.add_argument("--data", required=True)
     p.add_argument("--output", required=True)
 
     p = sub.add_parser("feedback", help="expert feedback on given attempts")
     p.add_argument("--task", required=True)
+    p.add_argument("--task-config", help="task YAML of a user task (with --task custom)")
     p.add_argument("--input", required=True)
     p.add_argument("--output", required=True)
     _expert_args(p, single=True)
@@ -80,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="self-improvement evaluation of a checkpoint")
     p.add_argument("--model", required=True, help="HF checkpoint directory (or hub id)")
     p.add_argument("--task", required=True)
+    p.add_argument("--task-config", help="task YAML of a user task (with --task custom)")
     p.add_argument("--data", required=True, help="JSONL of problems or a BBH JSON file")
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--out", required=True)
@@ -94,9 +116,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S",
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
     )
-    for noisy in ("httpx", "openai", "urllib3", "matplotlib"):
+    for noisy in ("httpx", "httpx2", "openai", "urllib3", "matplotlib"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         return COMMANDS[args.command](args)
@@ -160,10 +183,9 @@ def _run(cfg: RunConfig, out: str) -> int:
 
 
 def cmd_solve(args: argparse.Namespace) -> int:
-    from tripost.tasks import get_task
     from tripost.tasks.base import raw_items
 
-    task = get_task(args.task)
+    task = _task(args)
     solved = unparsed = disagree = 0
     rows = []
     for question, target in raw_items(args.data):
@@ -176,20 +198,27 @@ def cmd_solve(args: argparse.Namespace) -> int:
             solved += 1
             if target is not None and problem.answer != answer:
                 disagree += 1
-        rows.append({"question": question, "rationale": attempt.render() if attempt else None,
-                     "answer": answer, "target": target})
+        rows.append(
+            {
+                "question": question,
+                "rationale": attempt.render() if attempt else None,
+                "answer": answer,
+                "target": target,
+            }
+        )
     _write_jsonl(args.output, rows)
-    print(f"{len(rows)} problems: {solved} solved, {unparsed} unparsed, "
-          f"{disagree} disagreeing with the target")
+    print(
+        f"{len(rows)} problems: {solved} solved, {unparsed} unparsed, "
+        f"{disagree} disagreeing with the target"
+    )
     return 0
 
 
 def cmd_feedback(args: argparse.Namespace) -> int:
     from tripost.experts import build_feedback
-    from tripost.tasks import get_task
     from tripost.trajectory import Problem
 
-    task = get_task(args.task)
+    task = _task(args)
     llm = None
     if args.expert == "llm":
         from tripost.experts.llm import LLMConfig
@@ -198,7 +227,7 @@ def cmd_feedback(args: argparse.Namespace) -> int:
     fbk = build_feedback(args.expert, task, llm)
     items = _read_jsonl(args.input, required=("question", "attempt"))
     problems, attempts = [], []
-    for lineno, d in items:
+    for _, d in items:
         p = task.problem_from_text(d["question"], d.get("target", d.get("answer")))
         problems.append(p or Problem(d["question"], "", task.name))
         attempts.append(d["attempt"])
@@ -207,19 +236,23 @@ def cmd_feedback(args: argparse.Namespace) -> int:
     for (_, d), res in zip(items, results):
         f = res.feedback
         row = dict(d)
-        row.update({
-            "correct": None if f is None else f.correct,
-            "error_step": None if f is None or f.correct else f.error_step,
-            "segment": None if f is None or f.correct else f.segment,
-            "feedback": None if f is None else f.render(),
-        })
+        row.update(
+            {
+                "correct": None if f is None else f.correct,
+                "error_step": None if f is None or f.correct else f.error_step,
+                "segment": None if f is None or f.correct else f.segment,
+                "feedback": None if f is None else f.render(),
+            }
+        )
         if f is None:
             row["drop_reason"] = res.drop_reason
         rows.append(row)
     _write_jsonl(args.output, rows)
     n_ok = sum(r["correct"] is True for r in rows)
     n_drop = sum(r["correct"] is None for r in rows)
-    print(f"{len(rows)} attempts: {n_ok} correct, {len(rows) - n_ok - n_drop} wrong, {n_drop} dropped")
+    print(
+        f"{len(rows)} attempts: {n_ok} correct, {len(rows) - n_ok - n_drop} wrong, {n_drop} dropped"
+    )
     return 0
 
 
@@ -227,25 +260,48 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from tripost.evaluation import EvalConfig, bucket_rows, outcome_json, result_rows, self_improve
     from tripost.policy.model import load_policy
     from tripost.rundir import RunDir
-    from tripost.tasks import get_task, read_problems
+    from tripost.tasks import read_problems
 
-    task = get_task(args.task)
+    task = _task(args)
     parsed = read_problems(task, args.data)
     problems = [p for p in parsed if p is not None]
     if len(problems) < len(parsed):
-        log.warning("%d of %d questions could not be parsed: skipped", len(parsed) - len(problems), len(parsed))
-    cfg = EvalConfig(rounds=args.rounds, batch_size=args.batch_size, max_new_tokens=args.max_new_tokens)
+        log.warning(
+            "%d of %d questions could not be parsed: skipped",
+            len(parsed) - len(problems),
+            len(parsed),
+        )
+    cfg = EvalConfig(
+        rounds=args.rounds, batch_size=args.batch_size, max_new_tokens=args.max_new_tokens
+    )
     outcomes = self_improve(load_policy(args.model), task, problems, cfg)
     rd = RunDir(args.out)
     rd.write_jsonl("outcomes.jsonl", (outcome_json(o) for o in outcomes))
     rows = result_rows("eval", 0, outcomes)
-    rd.write_json("report.json", {"task": task.name, "model": str(args.model), "results": rows,
-                                  "buckets": bucket_rows("eval", 0, outcomes),
-                                  "unparsed": len(parsed) - len(problems)})
+    rd.write_json(
+        "report.json",
+        {
+            "task": task.name,
+            "model": str(args.model),
+            "results": rows,
+            "buckets": bucket_rows("eval", 0, outcomes),
+            "unparsed": len(parsed) - len(problems),
+        },
+    )
     for r in rows:
-        print(f"{r['split']:>6}: n={r['n']} accuracy={r['accuracy']:.1%} SI.Freq={r['si_freq']:.1%} "
-              f"SI.Contrib={r['si_contrib']:.1%}")
+        print(
+            f"{r['split']:>6}: n={r['n']} accuracy={r['accuracy']:.1%} SI.Freq={r['si_freq']:.1%} "
+            f"SI.Contrib={r['si_contrib']:.1%}"
+        )
     return 0
+
+
+def _task(args: argparse.Namespace):
+    from tripost.tasks import get_task
+
+    if args.task_config:
+        return get_task(args.task, config=args.task_config)
+    return get_task(args.task)
 
 
 def cmd_tasks(args: argparse.Namespace) -> int:

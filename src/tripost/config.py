@@ -93,7 +93,9 @@ class RunConfig(_Strict):
     eval: EvalConfig = Field(default_factory=EvalConfig)
 
 
-def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> RunConfig:
+def load_config(
+    path: str | Path | None = None, overrides: dict[str, Any] | None = None
+) -> RunConfig:
     """Load a YAML config (or the defaults) and apply dotted-key overrides."""
     data: dict[str, Any] = {}
     text = ""

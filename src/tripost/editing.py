@@ -186,7 +186,8 @@ def _improve(records, fbk: FeedbackModule, imp: ImprovementModule, max_rounds: i
         if not pending:
             break
         results = imp.improve(
-            [r.problem for r in pending], [r.attempts[-1] for r in pending],
+            [r.problem for r in pending],
+            [r.attempts[-1] for r in pending],
             [r.feedbacks[-1] for r in pending],
         )
         accepted = []

@@ -56,7 +56,12 @@ def self_improve(
     """Greedy self-improvement decoding on ``problems``."""
     prompts = [render_prompt(p.question, task.instruction) for p in problems]
     outs = generate(
-        policy, prompts, cfg.max_new_tokens, temperature=0.0, batch_size=cfg.batch_size, bf16=cfg.bf16
+        policy,
+        prompts,
+        cfg.max_new_tokens,
+        temperature=0.0,
+        batch_size=cfg.batch_size,
+        bf16=cfg.bf16,
     )
     return [score_output(task, p, o, cfg.rounds) for p, o in zip(problems, outs)]
 
@@ -69,8 +74,15 @@ def score_output(task: Task, problem: Problem, output: str, rounds: int) -> Outc
     final = is_correct(task, problem, attempts[-1])
     flagged = bool(feedbacks) and STOP_PHRASE not in feedbacks[0]
     return Outcome(
-        problem.question, problem.bucket, problem.seen, first, final,
-        len(attempts) > 1, flagged, len(attempts) - 1, output,
+        problem.question,
+        problem.bucket,
+        problem.seen,
+        first,
+        final,
+        len(attempts) > 1,
+        flagged,
+        len(attempts) - 1,
+        output,
     )
 
 
@@ -96,8 +108,12 @@ def metrics(outcomes: list[Outcome]) -> dict[str, float]:
         "broken": broken,
         "fix_rate": fixed / max(1, sum(not o.first_correct for o in updated)),
         "break_rate": broken / max(1, sum(o.first_correct for o in updated)),
-        "flag_precision": sum(not o.first_correct for o in flagged) / len(flagged) if flagged else 0.0,
-        "flag_recall": sum(o.flagged for o in wrong_first) / len(wrong_first) if wrong_first else 0.0,
+        "flag_precision": sum(not o.first_correct for o in flagged) / len(flagged)
+        if flagged
+        else 0.0,
+        "flag_recall": sum(o.flagged for o in wrong_first) / len(wrong_first)
+        if wrong_first
+        else 0.0,
     }
 
 
@@ -122,7 +138,13 @@ def bucket_rows(method: str, iteration: int, outcomes: list[Outcome]) -> list[di
         outs = [o for o in outcomes if o.bucket == bucket]
         seen = outs[0].seen
         rows.append(
-            {"method": method, "iteration": iteration, "bucket": bucket, "seen": seen, **metrics(outs)}
+            {
+                "method": method,
+                "iteration": iteration,
+                "bucket": bucket,
+                "seen": seen,
+                **metrics(outs),
+            }
         )
     return rows
 

@@ -15,6 +15,7 @@ from collections import Counter
 from pathlib import Path
 
 import torch
+from transformers.utils import logging as hf_logging
 
 from tripost.config import ConfigError, RunConfig, dump_config
 from tripost.editing import edit_rollouts
@@ -26,14 +27,15 @@ from tripost.postprocess import build_train_set
 from tripost.report import write_report
 from tripost.rundir import RunDir
 from tripost.tasks import Task, get_task, read_problems
-from tripost.trajectory import Problem, render_prompt
 from tripost.training import Sample, train_policy
+from tripost.trajectory import Problem, render_prompt
 
 log = logging.getLogger(__name__)
 
 
 def run_tripost(cfg: RunConfig, out: str | Path) -> dict:
     """Run (or resume) the whole experiment in ``out``; returns the report dict."""
+    hf_logging.disable_progress_bar()
     rd = RunDir(out)
     _check_same_config(rd, cfg)
     if cfg.model.threads:
@@ -78,7 +80,9 @@ def stage(rd: RunDir, name: str, fn) -> None:
 
 def _short(info: dict) -> str:
     keep = {k: v for k, v in info.items() if isinstance(v, (int, float)) and k != "seconds"}
-    return " ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in list(keep.items())[:8])
+    return " ".join(
+        f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in list(keep.items())[:8]
+    )
 
 
 def _check_same_config(rd: RunDir, cfg: RunConfig) -> None:
@@ -151,7 +155,9 @@ def gold_samples(task: Task, problems: list[Problem]) -> list[Sample]:
     for p in problems:
         gold = task.solve(p)
         if gold is not None:
-            out.append(Sample(((render_prompt(p.question, task.instruction), 0.0), (gold.render(), 1.0))))
+            out.append(
+                Sample(((render_prompt(p.question, task.instruction), 0.0), (gold.render(), 1.0)))
+            )
     return out
 
 
@@ -164,7 +170,9 @@ def train_sft(rd: RunDir, task: Task, cfg: RunConfig) -> dict:
         policy = build_tiny_policy(cfg.model.tiny, seed=cfg.seed)
     stats = {}
     if cfg.sft.steps != 0:
-        stats = train_policy(policy, gold_samples(task, load_problems(rd, "train")), cfg.sft, cfg.seed)
+        stats = train_policy(
+            policy, gold_samples(task, load_problems(rd, "train")), cfg.sft, cfg.seed
+        )
     save_checkpoint(rd, policy, "sft")
     return stats
 
@@ -192,11 +200,17 @@ def sample_rollouts(rd: RunDir, task: Task, cfg: RunConfig, t: int, prev: str) -
     policy = load_checkpoint(rd, prev)
     prompts = [render_prompt(p.question, task.instruction) for p in window]
     outs = generate(
-        policy, prompts, cfg.rollout.max_new_tokens, cfg.rollout.temperature,
-        cfg.rollout.batch_size, cfg.rollout.bf16, seed=cfg.seed * 1000 + t,
+        policy,
+        prompts,
+        cfg.rollout.max_new_tokens,
+        cfg.rollout.temperature,
+        cfg.rollout.batch_size,
+        cfg.rollout.bf16,
+        seed=cfg.seed * 1000 + t,
     )
     rd.write_jsonl(
-        f"iter{t}/rollouts.jsonl", ({"problem": p.to_json(), "rollout": o} for p, o in zip(window, outs))
+        f"iter{t}/rollouts.jsonl",
+        ({"problem": p.to_json(), "rollout": o} for p, o in zip(window, outs)),
     )
     return {"rollouts": len(outs), "tokens": sum(len(o) for o in outs)}
 
@@ -216,8 +230,12 @@ def edit_stage(rd: RunDir, task: Task, cfg: RunConfig, it: str) -> dict:
     fbk = build_feedback(cfg.expert.feedback, task, llm)
     imp = build_improvement(cfg.expert.improvement, task, llm)
     records = edit_rollouts(
-        [Problem.from_json(r["problem"]) for r in rows], [r["rollout"] for r in rows],
-        fbk, imp, cfg.expert.max_rounds, task.instruction,
+        [Problem.from_json(r["problem"]) for r in rows],
+        [r["rollout"] for r in rows],
+        fbk,
+        imp,
+        cfg.expert.max_rounds,
+        task.instruction,
     )
     rd.write_jsonl(f"{it}/edits.jsonl", (r.to_json(task.instruction) for r in records))
     kinds = Counter(r.kind for r in records)
@@ -272,7 +290,9 @@ def train_stage(rd: RunDir, cfg: RunConfig, it: str, prev: str) -> dict:
     return stats
 
 
-def evaluate(rd: RunDir, task: Task, cfg: RunConfig, ckpt: str, method: str, iteration: int) -> dict:
+def evaluate(
+    rd: RunDir, task: Task, cfg: RunConfig, ckpt: str, method: str, iteration: int
+) -> dict:
     policy = load_checkpoint(rd, ckpt)
     outcomes = self_improve(policy, task, load_problems(rd, "eval"), cfg.eval)
     rd.write_jsonl(f"eval/{ckpt}.jsonl", (outcome_json(o) for o in outcomes))

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel, ConfigDict, Field
 
 from tripost.editing import DIRECT, FEEDBACK_ONLY, IMPROVED, EditRecord
+from tripost.training import Sample
 from tripost.trajectory import (
     FEEDBACK_PREFIX,
     UPDATE_PREFIX,
@@ -27,14 +28,15 @@ from tripost.trajectory import (
     Feedback,
     render_prompt,
 )
-from tripost.training import Sample
 
 IMPROVEMENT, NON_IMPROVEMENT, GOLD = "improvement", "non_improvement", "gold"
 
 
 class LossWeights(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    feedback_weight: float = Field(1.5, description="weight w of tokens from the first 'Feedback:' on")
+    feedback_weight: float = Field(
+        1.5, description="weight w of tokens from the first 'Feedback:' on"
+    )
     attempt_weight: float = Field(1.0, description="weight of a (correct) first attempt")
     wrong_attempt_weight: float = Field(
         1.0, description="weight of a wrong first attempt that is followed by feedback"
@@ -97,7 +99,11 @@ def gold_items(questions_and_gold: list[tuple[str, Attempt]]) -> list[TrainItem]
 def dedup(items: list[TrainItem]) -> list[TrainItem]:
     seen, out = set(), []
     for it in items:
-        key = (it.question, tuple(a.render() for a in it.attempts), tuple(f.render() for f in it.feedbacks))
+        key = (
+            it.question,
+            tuple(a.render() for a in it.attempts),
+            tuple(f.render() for f in it.feedbacks),
+        )
         if key not in seen:
             seen.add(key)
             out.append(it)

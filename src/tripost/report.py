@@ -109,10 +109,19 @@ def plot(report: dict, path) -> None:
 
     fig, ax = plt.subplots(figsize=(6, 4))
     for split, style in (("seen", "-o"), ("unseen", "--s")):
-        rows = [r for r in report["results"] if r["method"] in ("sft", "tripost") and r["split"] == split]
+        rows = [
+            r
+            for r in report["results"]
+            if r["method"] in ("sft", "tripost") and r["split"] == split
+        ]
         rows.sort(key=lambda r: r["iteration"])
         if rows:
-            ax.plot([r["iteration"] for r in rows], [100 * r["accuracy"] for r in rows], style, label=f"TriPosT ({split})")
+            ax.plot(
+                [r["iteration"] for r in rows],
+                [100 * r["accuracy"] for r in rows],
+                style,
+                label=f"TriPosT ({split})",
+            )
         more = [r for r in report["results"] if r["method"] == "sft_more" and r["split"] == split]
         if more and rows:
             ax.axhline(100 * more[0]["accuracy"], ls=":", color="gray")

@@ -37,7 +37,9 @@ class TrainConfig(BaseModel):
     lr: float = Field(1e-3, description="peak learning rate")
     weight_decay: float = Field(0.0, description="AdamW weight decay")
     warmup: float = Field(0.05, description="fraction of steps of linear warm-up")
-    min_lr_ratio: float = Field(0.1, description="final LR as a fraction of the peak (linear decay)")
+    min_lr_ratio: float = Field(
+        0.1, description="final LR as a fraction of the peak (linear decay)"
+    )
     grad_clip: float = Field(1.0, description="max gradient norm")
     bf16: bool = Field(True, description="bf16 autocast (CPU with AVX512-BF16, or CUDA)")
     max_length: int = Field(2048, description="truncate samples to this many tokens")
@@ -136,7 +138,9 @@ def train_policy(
             order += rng.sample(range(len(encoded)), len(encoded))
         batch = order[: cfg.batch_size]
         del order[: cfg.batch_size]
-        mine = batch[accelerator.process_index * per_proc : (accelerator.process_index + 1) * per_proc]
+        mine = batch[
+            accelerator.process_index * per_proc : (accelerator.process_index + 1) * per_proc
+        ]
         for group in optim.param_groups:
             group["lr"] = lr_at(step, total, cfg)
         loss_sum = _optimizer_step(accelerator, model, optim, [encoded[i] for i in mine], tok, cfg)

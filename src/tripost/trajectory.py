@@ -159,7 +159,9 @@ class Feedback:
         out = ""
         if self.ok_range is not None:
             a, b = self.ok_range
-            out = f"Step ({a}) is correct. " if a == b else f"Step ({a}) to step ({b}) are correct. "
+            out = (
+                f"Step ({a}) is correct. " if a == b else f"Step ({a}) to step ({b}) are correct. "
+            )
         if self.correct:
             return out + STOP_PHRASE
         return (

@@ -101,9 +101,15 @@ def test_sample_is_dropped_when_no_round_succeeds():
     "new,reason",
     [
         (None, "does not parse"),
-        ("(1) 3 + 4 = 8.\n(2) 7 + 2 = 9.\n(Final response) So the answer is 9.", "before the error"),
+        (
+            "(1) 3 + 4 = 8.\n(2) 7 + 2 = 9.\n(Final response) So the answer is 9.",
+            "before the error",
+        ),
         (BAD2, "does not change"),
-        ("(1) 3 + 4 = 7.\n(2) 7 + 2 = 10. ok\n(Final response) So the answer is 9.", "still contains"),
+        (
+            "(1) 3 + 4 = 7.\n(2) 7 + 2 = 10. ok\n(Final response) So the answer is 9.",
+            "still contains",
+        ),
         (GOOD, None),
     ],
 )
@@ -117,8 +123,10 @@ def test_check_update_rejects_bad_updates(new, reason):
 def test_batch_editing_counts_every_rollout():
     rng = random.Random(0)
     problems = [TASK.generate(rng, "seen") for _ in range(20)]
-    rollouts = [TASK.solve(p).render() if i % 2 else
-                TASK.inject_error(p, TASK.solve(p), rng)[0].render() for i, p in enumerate(problems)]
+    rollouts = [
+        TASK.solve(p).render() if i % 2 else TASK.inject_error(p, TASK.solve(p), rng)[0].render()
+        for i, p in enumerate(problems)
+    ]
     recs = edit_rollouts(problems, rollouts, ScriptedFeedback(TASK), ScriptedImprovement(TASK))
     assert [r.kind for r in recs] == [IMPROVED, DIRECT] * 10
     assert all(Feedback.parse(f.render()) == f for r in recs for f in r.feedbacks)

@@ -28,17 +28,26 @@ def items(kind, n):
 
 @pytest.mark.parametrize("ratio,n_imp,expect_other", [(1.5, 30, 20), (1.0, 7, 7), (3.0, 10, 4)])
 def test_rebalance_keeps_requested_ratio(ratio, n_imp, expect_other):
-    out = rebalance(items(IMPROVEMENT, n_imp), items(NON_IMPROVEMENT, 100), items(GOLD, 100),
-                    ratio, random.Random(0))
+    out = rebalance(
+        items(IMPROVEMENT, n_imp),
+        items(NON_IMPROVEMENT, 100),
+        items(GOLD, 100),
+        ratio,
+        random.Random(0),
+    )
     kinds = [i.kind for i in out]
     assert kinds.count(IMPROVEMENT) == n_imp
     assert kinds.count(NON_IMPROVEMENT) == kinds.count(GOLD) == expect_other
 
 
 def test_rebalance_none_keeps_everything_and_short_pools_are_used_whole():
-    out = rebalance(items(IMPROVEMENT, 5), items(NON_IMPROVEMENT, 2), items(GOLD, 9), None, random.Random(0))
+    out = rebalance(
+        items(IMPROVEMENT, 5), items(NON_IMPROVEMENT, 2), items(GOLD, 9), None, random.Random(0)
+    )
     assert len(out) == 16
-    out = rebalance(items(IMPROVEMENT, 30), items(NON_IMPROVEMENT, 2), items(GOLD, 9), 1.5, random.Random(0))
+    out = rebalance(
+        items(IMPROVEMENT, 30), items(NON_IMPROVEMENT, 2), items(GOLD, 9), 1.5, random.Random(0)
+    )
     assert [i.kind for i in out].count(NON_IMPROVEMENT) == 2
 
 
@@ -69,8 +78,10 @@ def test_turns_and_weights_of_an_improvement_sample():
 def test_build_train_set_reports_counts():
     rng = random.Random(2)
     problems = [TASK.generate(rng, "seen") for _ in range(12)]
-    rollouts = [TASK.inject_error(p, TASK.solve(p), rng)[0].render() if i < 4 else TASK.solve(p).render()
-                for i, p in enumerate(problems)]
+    rollouts = [
+        TASK.inject_error(p, TASK.solve(p), rng)[0].render() if i < 4 else TASK.solve(p).render()
+        for i, p in enumerate(problems)
+    ]
     recs = edit_rollouts(problems, rollouts, ScriptedFeedback(TASK), ScriptedImprovement(TASK))
     gold = [(p.question, TASK.solve(p)) for p in problems]
     out, stats = build_train_set(recs, gold, 2.0, random.Random(0))

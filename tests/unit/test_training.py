@@ -30,7 +30,8 @@ def test_zero_weight_positions_do_not_contribute():
     changed = logits.clone()
     changed[:, 3:] += 100 * torch.randn(2, 2, 7)
     assert torch.allclose(
-        weighted_sft_loss(logits, labels, weights, 6), weighted_sft_loss(changed, labels, weights, 6)
+        weighted_sft_loss(logits, labels, weights, 6),
+        weighted_sft_loss(changed, labels, weights, 6),
     )
 
 
@@ -74,8 +75,9 @@ def test_lr_schedule_warms_up_then_decays():
 
 
 def test_training_lowers_the_loss_on_a_fixed_sample():
-    policy = build_tiny_policy(TinyModelConfig(hidden_size=32, num_layers=1, num_heads=2,
-                                               intermediate_size=64))
+    policy = build_tiny_policy(
+        TinyModelConfig(hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64)
+    )
     sample = Sample((("Q: 1+1\n", 0.0), ("(Final response) So the answer is 2.", 1.0)))
     cfg = TrainConfig(steps=60, batch_size=4, micro_batch_size=2, lr=1e-2, bf16=False, log_every=0)
     stats = train_policy(policy, [sample] * 4, cfg)

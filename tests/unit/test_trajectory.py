@@ -59,7 +59,9 @@ def test_attempt_parse_rejects_malformed(text):
 def test_error_feedback_prefix_names_the_steps_before_the_error():
     att = Attempt.parse(ATTEMPT)
     assert Feedback.error(att, "1", "x", "r").render().startswith('In step (1) the part "x"')
-    assert Feedback.error(att, "2", "x", "r").render().startswith("Step (1) is correct. In step (2)")
+    assert (
+        Feedback.error(att, "2", "x", "r").render().startswith("Step (1) is correct. In step (2)")
+    )
     fb = Feedback.error(att, "Final response", "8", "r.")
     assert fb.render() == (
         'Step (1) to step (4) are correct. In step (Final response) the part "8" is incorrect. '

@@ -37,5 +37,7 @@ class ScriptedImprovement:
             except Exception as e:  # a solver bug must not kill a run
                 out.append(ImprovementResult(None, f"scripted improvement failed: {e}"))
                 continue
-            out.append(ImprovementResult(new, None if new else "scripted improvement found no rewrite"))
+            out.append(
+                ImprovementResult(new, None if new else "scripted improvement found no rewrite")
+            )
         return out

@@ -8,6 +8,7 @@ long while most stop after one attempt.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
 
 import torch
@@ -56,6 +57,12 @@ def generate(
     return out
 
 
+def _cache_kwarg(model) -> str:
+    """transformers 5.x renamed ``past_key_values`` to ``cache``; accept both."""
+    params = inspect.signature(type(model).forward).parameters
+    return "cache" if "cache" in params else "past_key_values"
+
+
 def _generate_batch(model, batch_ids, tok, max_new_tokens, temperature, bf16, gen):
     device = model.device
     pad, eos = tok.pad_token_id, tok.eos_token_id
@@ -70,11 +77,12 @@ def _generate_batch(model, batch_ids, tok, max_new_tokens, temperature, bf16, ge
     input_ids, attn = input_ids.to(device), attn.to(device)
     pos = (attn.cumsum(-1) - 1).clamp(min=0)
     cache = DynamicCache()
+    ck = _cache_kwarg(model)
     rows = torch.arange(len(batch_ids), device=device)  # which original rows are still active
     outputs: list[list[int]] = [[] for _ in batch_ids]
     with autocast_context(device, bf16):
         logits = model(
-            input_ids=input_ids, attention_mask=attn, position_ids=pos, past_key_values=cache
+            input_ids=input_ids, attention_mask=attn, position_ids=pos, **{ck: cache}
         ).logits[:, -1]
         for _ in range(max_new_tokens):
             nxt = _sample(logits.float(), temperature, gen)  # (B,)
@@ -91,7 +99,7 @@ def _generate_batch(model, batch_ids, tok, max_new_tokens, temperature, bf16, ge
             attn = torch.cat([attn, torch.ones_like(attn[:, :1])], dim=1)
             pos = pos[:, -1:] + 1
             logits = model(
-                input_ids=nxt[:, None], attention_mask=attn, position_ids=pos, past_key_values=cache
+                input_ids=nxt[:, None], attention_mask=attn, position_ids=pos, **{ck: cache}
             ).logits[:, -1]
     return outputs
 

@@ -32,11 +32,21 @@ def _logical_deduction(**kw: Any) -> Task:
     return LogicalDeduction(**kw)
 
 
+def _custom(config: Any = None, **kw: Any) -> Task:
+    """A user's task: ``config`` is the path of its task YAML (or the dict itself)."""
+    from tripost.tasks.custom import CustomTask
+
+    if config is None:
+        raise ValueError("task 'custom' needs a task config (task_options.config or --task-config)")
+    return CustomTask.from_config(config)
+
+
 TASKS: dict[str, Callable[..., Task]] = {
     "multistep_arithmetic": _arithmetic,
     "word_sorting": _word_sorting,
     "date_understanding": _dates,
     "logical_deduction": _logical_deduction,
+    "custom": _custom,
 }
 
 

@@ -51,7 +51,9 @@ class Task(Protocol):
         rewrite from there. None if no rewrite is possible."""
         ...
 
-    def inject_error(self, problem: Problem, attempt: Attempt, rng: random.Random) -> tuple[Attempt, str] | None:
+    def inject_error(
+        self, problem: Problem, attempt: Attempt, rng: random.Random
+    ) -> tuple[Attempt, str] | None:
         """A copy of a gold attempt with one error; returns it and the label of the wrong step."""
         ...
 
@@ -67,7 +69,9 @@ def check_text(task: Task, problem: Problem, text: str) -> Feedback:
         return task.check(problem, attempt)
     except Exception as e:  # a checker bug must never kill a run; report it as feedback
         last = attempt.steps[-1]
-        return Feedback.error(attempt, last.label, last.text, f"the answer could not be checked ({e})")
+        return Feedback.error(
+            attempt, last.label, last.text, f"the answer could not be checked ({e})"
+        )
 
 
 def is_correct(task: Task, problem: Problem, text: str) -> bool:
