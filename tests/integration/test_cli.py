@@ -8,7 +8,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 
 from tripost.cli import main
 from tripost.policy.model import TinyModelConfig, build_tiny_policy

@@ -57,6 +57,53 @@ def generate(
     return out
 
 
+try:  # transformers >= 4.56: caches are made of layers
+    from transformers.cache_utils import DynamicLayer
+except ImportError:  # pragma: no cover - older transformers: plain DynamicCache
+    DynamicLayer = None
+
+
+if DynamicLayer is not None:
+
+    class GrowingLayer(DynamicLayer):
+        """A KV-cache layer that appends into a preallocated buffer (capacity doubles when
+        full) and hands out views, instead of ``torch.cat`` on every token: concatenation
+        copies the whole cache each step, which dominates decoding of long trajectories."""
+
+        def update(self, key_states, value_states, *args, **kwargs):
+            if not self.is_initialized:
+                self.lazy_initialization(key_states, value_states)
+                self._n, self._kbuf, self._vbuf = 0, None, None
+            n, add = self._n, key_states.shape[-2]
+            if self._kbuf is None or n + add > self._kbuf.shape[-2]:
+                cap = max(256, 2 * (n + add))
+                shape = (*key_states.shape[:-2], cap, key_states.shape[-1])
+                kbuf = key_states.new_empty(shape)
+                vbuf = value_states.new_empty(shape)
+                if n:
+                    kbuf[..., :n, :] = self._kbuf[..., :n, :]
+                    vbuf[..., :n, :] = self._vbuf[..., :n, :]
+                self._kbuf, self._vbuf = kbuf, vbuf
+            self._kbuf[..., n : n + add, :] = key_states
+            self._vbuf[..., n : n + add, :] = value_states
+            self._n = n + add
+            self.keys, self.values = self._kbuf[..., : self._n, :], self._vbuf[..., : self._n, :]
+            return self.keys, self.values
+
+        def batch_select_indices(self, indices):
+            if self.is_initialized and self._n:
+                self._kbuf, self._vbuf = self._kbuf[indices], self._vbuf[indices]
+                self.keys = self._kbuf[..., : self._n, :]
+                self.values = self._vbuf[..., : self._n, :]
+
+
+def _new_cache() -> DynamicCache:
+    cache = DynamicCache()
+    if DynamicLayer is not None and getattr(cache, "layer_class_to_replicate", None) is DynamicLayer:
+        cache.layer_class_to_replicate = GrowingLayer
+    return cache
+
+
 def _cache_kwarg(model) -> str:
     """transformers 5.x renamed ``past_key_values`` to ``cache``; accept both."""
     params = inspect.signature(type(model).forward).parameters
@@ -76,7 +123,7 @@ def _generate_batch(model, batch_ids, tok, max_new_tokens, temperature, bf16, ge
         attn[r, width - len(ids) :] = 1
     input_ids, attn = input_ids.to(device), attn.to(device)
     pos = (attn.cumsum(-1) - 1).clamp(min=0)
-    cache = DynamicCache()
+    cache = _new_cache()
     ck = _cache_kwarg(model)
     rows = torch.arange(len(batch_ids), device=device)  # which original rows are still active
     outputs: list[list[int]] = [[] for _ in batch_ids]
