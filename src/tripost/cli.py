@@ -312,19 +312,9 @@ def cmd_tasks(args: argparse.Namespace) -> int:
 
 
 def _read_jsonl(path: str, required: tuple[str, ...]) -> list[tuple[int, dict]]:
-    out = []
-    for lineno, line in enumerate(Path(path).read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            d = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{path}:{lineno}: invalid JSON ({e.msg})") from None
-        for field in required:
-            if not isinstance(d, dict) or not isinstance(d.get(field), str):
-                raise ValueError(f"{path}:{lineno}: missing string field {field!r}")
-        out.append((lineno, d))
-    return out
+    from tripost.jsonl import read_jsonl
+
+    return read_jsonl(path, required)
 
 
 def _write_jsonl(path: str, rows: list[dict]) -> None:

@@ -8,15 +8,16 @@ import sys
 import time
 from pathlib import Path
 
-
 from tripost.cli import main
 from tripost.policy.model import TinyModelConfig, build_tiny_policy
 
-BBH = {"examples": [
-    {"input": "((-1 + 2 + 9 * 5) - (-2 + -4 + -4 * -7)) =", "target": "24"},
-    {"input": "((3 * -3 * 6 + -5) - (-2 + -7 - 7 - -7)) =", "target": "-50"},
-    {"input": "What is the capital of France?", "target": "Paris"},
-]}
+BBH = {
+    "examples": [
+        {"input": "((-1 + 2 + 9 * 5) - (-2 + -4 + -4 * -7)) =", "target": "24"},
+        {"input": "((3 * -3 * 6 + -5) - (-2 + -7 - 7 - -7)) =", "target": "-50"},
+        {"input": "What is the capital of France?", "target": "Paris"},
+    ]
+}
 
 
 def write(path: Path, text: str) -> Path:
@@ -30,8 +31,20 @@ def read_jsonl(path: Path) -> list[dict]:
 
 def test_solve_reads_bbh_json_and_reports_unparsed(tmp_path, capsys):
     data = write(tmp_path / "bbh.json", json.dumps(BBH))
-    assert main(["solve", "--task", "multistep_arithmetic", "--data", str(data),
-                 "--output", str(tmp_path / "out.jsonl")]) == 0
+    assert (
+        main(
+            [
+                "solve",
+                "--task",
+                "multistep_arithmetic",
+                "--data",
+                str(data),
+                "--output",
+                str(tmp_path / "out.jsonl"),
+            ]
+        )
+        == 0
+    )
     rows = read_jsonl(tmp_path / "out.jsonl")
     assert [r["answer"] for r in rows] == ["24", "-50", None]
     assert rows[2]["rationale"] is None and rows[0]["rationale"].endswith("So the answer is 24.")
@@ -43,25 +56,55 @@ def test_feedback_names_the_wrong_step(tmp_path):
     subprocess_free = main  # in-process: the same code path as the console script
     solve_out = tmp_path / "s.jsonl"
     data = write(tmp_path / "p.jsonl", json.dumps({"question": q, "answer": "24"}) + "\n")
-    subprocess_free(["solve", "--task", "multistep_arithmetic", "--data", str(data), "--output", str(solve_out)])
+    subprocess_free(
+        ["solve", "--task", "multistep_arithmetic", "--data", str(data), "--output", str(solve_out)]
+    )
     gold = read_jsonl(solve_out)[0]["rationale"]
     wrong = gold.replace("So the answer is 24.", "So the answer is 25.")
     garbage = "I do not know."
-    inp = write(tmp_path / "in.jsonl", "".join(
-        json.dumps({"question": q, "attempt": a}) + "\n" for a in (gold, wrong, garbage)))
-    assert main(["feedback", "--task", "multistep_arithmetic", "--input", str(inp),
-                 "--output", str(tmp_path / "fb.jsonl")]) == 0
+    inp = write(
+        tmp_path / "in.jsonl",
+        "".join(json.dumps({"question": q, "attempt": a}) + "\n" for a in (gold, wrong, garbage)),
+    )
+    assert (
+        main(
+            [
+                "feedback",
+                "--task",
+                "multistep_arithmetic",
+                "--input",
+                str(inp),
+                "--output",
+                str(tmp_path / "fb.jsonl"),
+            ]
+        )
+        == 0
+    )
     ok, bad, malformed = read_jsonl(tmp_path / "fb.jsonl")
     assert ok["correct"] is True and ok["error_step"] is None
     assert bad["correct"] is False and bad["error_step"] == "Final response"
-    assert bad["segment"] in wrong and bad["feedback"].startswith("Step (1) to step (4) are correct.")
+    assert bad["segment"] in wrong and bad["feedback"].startswith(
+        "Step (1) to step (4) are correct."
+    )
     assert malformed["correct"] is False and malformed["error_step"] == "1"
 
 
 def test_malformed_input_line_gives_one_line_error_naming_file_and_line(tmp_path, capsys):
     inp = write(tmp_path / "in.jsonl", '{"question": "1 =", "attempt": "x"}\n{not json\n')
-    assert main(["feedback", "--task", "multistep_arithmetic", "--input", str(inp),
-                 "--output", str(tmp_path / "o.jsonl")]) == 2
+    assert (
+        main(
+            [
+                "feedback",
+                "--task",
+                "multistep_arithmetic",
+                "--input",
+                str(inp),
+                "--output",
+                str(tmp_path / "o.jsonl"),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err.strip()
     assert err.startswith("tripost: error:") and f"{inp}:2" in err and "\n" not in err
     assert not (tmp_path / "o.jsonl").exists()
@@ -78,17 +121,41 @@ def test_bad_config_names_file_line_and_field(tmp_path, capsys):
 
 
 def test_eval_writes_report_rows_for_a_checkpoint(tmp_path):
-    policy = build_tiny_policy(TinyModelConfig(hidden_size=32, num_layers=1, num_heads=2,
-                                               intermediate_size=64))
+    policy = build_tiny_policy(
+        TinyModelConfig(hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64)
+    )
     policy.save(tmp_path / "ckpt")
     data = write(tmp_path / "bbh.json", json.dumps(BBH))
-    assert main(["eval", "--model", str(tmp_path / "ckpt"), "--task", "multistep_arithmetic",
-                 "--data", str(data), "--out", str(tmp_path / "ev"), "--max-new-tokens", "20"]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "--model",
+                str(tmp_path / "ckpt"),
+                "--task",
+                "multistep_arithmetic",
+                "--data",
+                str(data),
+                "--out",
+                str(tmp_path / "ev"),
+                "--max-new-tokens",
+                "20",
+            ]
+        )
+        == 0
+    )
     report = json.loads((tmp_path / "ev" / "report.json").read_text())
     assert report["unparsed"] == 1
     total = [r for r in report["results"] if r["split"] == "total"][0]
-    assert total["n"] == 2 and set(total) >= {"method", "iteration", "split", "accuracy",
-                                              "si_freq", "si_contrib", "n"}
+    assert total["n"] == 2 and set(total) >= {
+        "method",
+        "iteration",
+        "split",
+        "accuracy",
+        "si_freq",
+        "si_contrib",
+        "n",
+    }
 
 
 RUN_CFG = """

@@ -17,12 +17,24 @@ TINY = {
     "model.tiny": {"hidden_size": 48, "num_layers": 2, "num_heads": 2, "intermediate_size": 128},
     "model.threads": 2,
     "data": {"train_problems": 120, "eval_seen": 12, "eval_unseen": 8},
-    "sft": {"steps": 200, "batch_size": 16, "micro_batch_size": 16, "lr": 1e-2, "bf16": False,
-            "log_every": 0},
+    "sft": {
+        "steps": 200,
+        "batch_size": 16,
+        "micro_batch_size": 16,
+        "lr": 1e-2,
+        "bf16": False,
+        "log_every": 0,
+    },
     "iterations": 1,
     "rollout": {"problems": 48, "temperature": 1.0, "max_new_tokens": 160, "batch_size": 48},
-    "train": {"steps": 10, "batch_size": 8, "micro_batch_size": 4, "lr": 1e-3, "bf16": False,
-              "log_every": 0},
+    "train": {
+        "steps": 10,
+        "batch_size": 8,
+        "micro_batch_size": 4,
+        "lr": 1e-3,
+        "bf16": False,
+        "log_every": 0,
+    },
     "eval": {"rounds": 1, "max_new_tokens": 200, "batch_size": 32},
 }
 
@@ -36,8 +48,19 @@ def test_one_full_iteration_writes_every_stage_and_a_report(tmp_path, toy_regist
     report = run_tripost(load_config(None, TINY), tmp_path)
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     stages = list(manifest["stages"])
-    assert stages == ["data", "sft", "eval/sft", "iter1/rollouts", "iter1/edit", "iter1/train_set",
-                      "iter1/train", "eval/iter1", "sft_more/train", "eval/sft_more", "report"]
+    assert stages == [
+        "data",
+        "sft",
+        "eval/sft",
+        "iter1/rollouts",
+        "iter1/edit",
+        "iter1/train_set",
+        "iter1/train",
+        "eval/iter1",
+        "sft_more/train",
+        "eval/sft_more",
+        "report",
+    ]
     methods = {(r["method"], r["iteration"], r["split"]) for r in report["results"]}
     assert {("sft", 0, "seen"), ("tripost", 1, "unseen"), ("sft_more", 0, "total")} <= methods
     for r in report["results"]:
@@ -55,8 +78,15 @@ def test_one_full_iteration_writes_every_stage_and_a_report(tmp_path, toy_regist
     AutoModelForCausalLM.from_pretrained(ckpt)
     tok = AutoTokenizer.from_pretrained(ckpt)
     assert tok.decode(tok.encode("Q: (1 + 2)", add_special_tokens=False)) == "Q: (1 + 2)"
-    for name in ("report.json", "report.md", "accuracy.png", "config.yaml", "iter1/edits.jsonl",
-                 "iter1/train.jsonl", "eval/iter1.jsonl"):
+    for name in (
+        "report.json",
+        "report.md",
+        "accuracy.png",
+        "config.yaml",
+        "iter1/edits.jsonl",
+        "iter1/train.jsonl",
+        "eval/iter1.jsonl",
+    ):
         assert (tmp_path / name).exists(), name
     assert "Verdict" in (tmp_path / "report.md").read_text()
 
@@ -73,7 +103,9 @@ def test_rerun_resumes_at_the_unfinished_stage(tmp_path, toy_registry):
     manifest_path.write_text(json.dumps(manifest))
     (tmp_path / "report.json").unlink()
     run_tripost(cfg, tmp_path)
-    after = {k: v["finished_at"] for k, v in json.loads(manifest_path.read_text())["stages"].items()}
+    after = {
+        k: v["finished_at"] for k, v in json.loads(manifest_path.read_text())["stages"].items()
+    }
     for name in ["data", "sft", "eval/sft", "iter1/rollouts", "iter1/edit", "iter1/train_set"]:
         assert after[name] == before[name], f"{name} was redone"
     assert after["iter1/train"] > before["iter1/train"]
@@ -81,6 +113,10 @@ def test_rerun_resumes_at_the_unfinished_stage(tmp_path, toy_registry):
 
 
 def test_a_run_directory_refuses_another_config(tmp_path, toy_registry):
-    run_tripost(load_config(None, {**TINY, "sft.steps": 0, "iterations": 0, "sft_more": False}), tmp_path)
+    run_tripost(
+        load_config(None, {**TINY, "sft.steps": 0, "iterations": 0, "sft_more": False}), tmp_path
+    )
     with pytest.raises(ValueError, match="another config"):
-        run_tripost(load_config(None, {**TINY, "sft.steps": 0, "iterations": 0, "seed": 3}), tmp_path)
+        run_tripost(
+            load_config(None, {**TINY, "sft.steps": 0, "iterations": 0, "seed": 3}), tmp_path
+        )

@@ -99,7 +99,10 @@ if DynamicLayer is not None:
 
 def _new_cache() -> DynamicCache:
     cache = DynamicCache()
-    if DynamicLayer is not None and getattr(cache, "layer_class_to_replicate", None) is DynamicLayer:
+    if (
+        DynamicLayer is not None
+        and getattr(cache, "layer_class_to_replicate", None) is DynamicLayer
+    ):
         cache.layer_class_to_replicate = GrowingLayer
     return cache
 

@@ -14,6 +14,7 @@ import random
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from tripost.jsonl import read_jsonl
 from tripost.trajectory import FINAL, Attempt, Feedback, FormatError, Problem
 
 
@@ -97,11 +98,10 @@ def read_problems(task: Task, path: str | Path) -> list[Problem | None]:
 def raw_items(path: str | Path) -> list[tuple[str, str | None]]:
     """(question, target) pairs of a BBH JSON file or a JSONL file; see ``read_problems``."""
     path = Path(path)
-    text = path.read_text()
     items: list[tuple[str, str | None]] = []
     if path.suffix == ".json":
         try:
-            data = json.loads(text)
+            data = json.loads(path.read_text())
             examples = data["examples"]
         except (json.JSONDecodeError, KeyError, TypeError) as e:
             raise ValueError(f"{path}: not a BIG-Bench Hard JSON file ({e})") from None
@@ -110,15 +110,7 @@ def raw_items(path: str | Path) -> list[tuple[str, str | None]]:
                 raise ValueError(f"{path}: example {i}: missing field 'input'")
             items.append((ex["input"], ex.get("target")))
     else:
-        for lineno, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                d = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{path}:{lineno}: invalid JSON ({e.msg})") from None
-            if not isinstance(d, dict) or not isinstance(d.get("question"), str):
-                raise ValueError(f"{path}:{lineno}: missing string field 'question'")
+        for _, d in read_jsonl(path, required=("question",)):
             q = d["question"]
             if q.startswith("Q: "):
                 q = q[3:]

@@ -27,7 +27,6 @@ error example needs ``improved``)::
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import re
@@ -38,6 +37,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from tripost.jsonl import read_jsonl
 from tripost.trajectory import ANSWER_PREFIX, FINAL, Attempt, Feedback, FormatError, Problem, Step
 
 log = logging.getLogger(__name__)
@@ -328,20 +328,7 @@ class CustomTask:
 
 
 def _jsonl(path: Path) -> list[tuple[int, dict[str, Any]]]:
-    if not path.exists():
-        raise ValueError(f"{path}: file not found")
-    out = []
-    for lineno, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            d = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{path}:{lineno}: invalid JSON ({e.msg})") from None
-        if not isinstance(d, dict):
-            raise ValueError(f"{path}:{lineno}: a line must be a JSON object")
-        out.append((lineno, d))
-    return out
+    return read_jsonl(path)
 
 
 def _question_and_options(d: dict[str, Any], where: str) -> tuple[str, list[str] | None]:
