@@ -120,3 +120,27 @@ def test_a_run_directory_refuses_another_config(tmp_path, toy_registry):
         run_tripost(
             load_config(None, {**TINY, "sft.steps": 0, "iterations": 0, "seed": 3}), tmp_path
         )
+
+
+def test_rerun_of_llm_editing_makes_no_repeated_calls(tmp_path, toy_registry, make_stub):
+    """Scripted feedback + LLM improvement (the paper's mix) through a local OpenAI-compatible
+    server; after a simulated kill, re-running the edit stage with the server switched off is
+    served entirely from the run's cache and gives the same edits."""
+    server = make_stub()
+    overrides = {**TINY, "sft_more": False, "expert.improvement": "llm",
+                 "expert.llm": {"base_url": server.url, "model": "stub", "concurrency": 4}}
+    cfg = load_config(None, overrides)
+    run_tripost(cfg, tmp_path)
+    manifest_path = tmp_path / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    first = manifest["stages"]["iter1/edit"]["expert_improvement"]
+    assert first["calls"] > 0 and server.requests > 0
+    edits = (tmp_path / "iter1" / "edits.jsonl").read_text()
+    server.stop()
+    for name in ["iter1/edit", "iter1/train_set", "iter1/train", "eval/iter1", "report"]:
+        del manifest["stages"][name]
+    manifest_path.write_text(json.dumps(manifest))
+    run_tripost(cfg, tmp_path)
+    second = json.loads(manifest_path.read_text())["stages"]["iter1/edit"]["expert_improvement"]
+    assert second["calls"] == 0 and second["cache_hits"] >= first["calls"]
+    assert (tmp_path / "iter1" / "edits.jsonl").read_text() == edits
