@@ -6,6 +6,7 @@ line and the field, e.g. ``configs/x.yaml:12: sft.lr: Input should be a valid nu
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -112,7 +113,8 @@ def load_config(
             raise ConfigError(f"{path}{line}: invalid YAML ({getattr(e, 'problem', e)})") from None
         if not isinstance(data, dict):
             raise ConfigError(f"{path}: a config must be a mapping of fields")
-    for key, value in (overrides or {}).items():
+    # deep copies: an override must never write into the caller's nested dicts
+    for key, value in copy.deepcopy(overrides or {}).items():
         node = data
         *parents, last = key.split(".")
         for p in parents:

@@ -127,8 +127,12 @@ def test_rerun_of_llm_editing_makes_no_repeated_calls(tmp_path, toy_registry, ma
     server; after a simulated kill, re-running the edit stage with the server switched off is
     served entirely from the run's cache and gives the same edits."""
     server = make_stub()
-    overrides = {**TINY, "sft_more": False, "expert.improvement": "llm",
-                 "expert.llm": {"base_url": server.url, "model": "stub", "concurrency": 4}}
+    overrides = {
+        **TINY,
+        "sft_more": False,
+        "expert.improvement": "llm",
+        "expert.llm": {"base_url": server.url, "model": "stub", "concurrency": 4},
+    }
     cfg = load_config(None, overrides)
     run_tripost(cfg, tmp_path)
     manifest_path = tmp_path / "manifest.json"

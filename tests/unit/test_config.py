@@ -42,13 +42,23 @@ def test_missing_file_and_non_mapping(tmp_path):
 
 
 def test_overrides_use_dotted_keys_and_null_disables_rebalancing(tmp_path):
-    cfg = load_config(write(tmp_path, "sft: {steps: 5}\n"), {"sft.lr": 0.5, "postprocess.ratio": None})
+    cfg = load_config(
+        write(tmp_path, "sft: {steps: 5}\n"), {"sft.lr": 0.5, "postprocess.ratio": None}
+    )
     assert cfg.sft.steps == 5 and cfg.sft.lr == 0.5 and cfg.postprocess.ratio is None
 
 
 def test_every_shipped_config_is_valid_and_round_trips():
-    configs = [p for p in (resources.files("tripost") / "configs").iterdir() if p.name.endswith(".yaml")]
+    configs = [
+        p for p in (resources.files("tripost") / "configs").iterdir() if p.name.endswith(".yaml")
+    ]
     assert len(configs) >= 8
     for path in configs:
         cfg = load_config(str(path))
         assert RunConfig.model_validate(__import__("yaml").safe_load(dump_config(cfg))) == cfg
+
+
+def test_overrides_do_not_mutate_the_callers_dicts():
+    base = {"sft": {"steps": 5, "lr": 0.1}}
+    load_config(None, {**base, "sft.steps": 0})
+    assert base == {"sft": {"steps": 5, "lr": 0.1}}
