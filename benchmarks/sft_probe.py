@@ -79,7 +79,8 @@ def main() -> None:
         log_every=50,
     )
     stats = train_policy(policy, samples, cfg)
-    evals = [task.generate(random.Random(99), "seen") for _ in range(args.eval_n)]
+    eval_rng = random.Random(99)
+    evals = [task.generate(eval_rng, "seen") for _ in range(args.eval_n)]
     acc = metrics(self_improve(policy, task, evals, EvalConfig(max_new_tokens=700)))["accuracy"]
     nll = digit_nll(policy, task)
     print(

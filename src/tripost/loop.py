@@ -162,17 +162,17 @@ def gold_samples(task: Task, problems: list[Problem]) -> list[Sample]:
 
 
 def train_sft(rd: RunDir, task: Task, cfg: RunConfig) -> dict:
+    samples = gold_samples(task, load_problems(rd, "train"))
     if cfg.model.path:
         policy = load_policy(
             cfg.model.path, cfg.model.dtype, cfg.model.trust_remote_code, cfg.model.lora
         )
-    else:
-        policy = build_tiny_policy(cfg.model.tiny, seed=cfg.seed)
+    else:  # a ``word`` tokenizer takes its words from the training texts
+        texts = (s.text for s in samples)
+        policy = build_tiny_policy(cfg.model.tiny, seed=cfg.seed, texts=texts)
     stats = {}
     if cfg.sft.steps != 0:
-        stats = train_policy(
-            policy, gold_samples(task, load_problems(rd, "train")), cfg.sft, cfg.seed
-        )
+        stats = train_policy(policy, samples, cfg.sft, cfg.seed)
     save_checkpoint(rd, policy, "sft")
     return stats
 

@@ -8,8 +8,11 @@ and a character-level ``PreTrainedTokenizerFast`` (one token per character), so 
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field
@@ -38,7 +41,12 @@ class TinyModelConfig(BaseModel):
     num_layers: int = Field(4, description="decoder layers")
     num_heads: int = Field(4, description="attention heads")
     intermediate_size: int = Field(344, description="MLP width (about 2.7 d, as Llama)")
-    max_positions: int = Field(2048, description="longest sequence in tokens (characters)")
+    max_positions: int = Field(2048, description="longest sequence in tokens")
+    tokenizer: Literal["char", "word"] = Field(
+        "char",
+        description="char: one token per character; word: also one token per word (2+ ASCII "
+        "letters) of the SFT training texts; other words and characters stay single characters",
+    )
 
 
 @dataclass
@@ -54,11 +62,22 @@ class Policy:
         self.tokenizer.save_pretrained(path)
 
 
-def build_char_tokenizer() -> PreTrainedTokenizerFast:
-    """One token per printable ASCII character and newline; anything else is ``<unk>``."""
+def build_char_tokenizer(words: Iterable[str] = ()) -> PreTrainedTokenizerFast:
+    """One token per printable ASCII character and newline; anything else is ``<unk>``.
+
+    With ``words``, each of those words is one token too (``"pardon"`` -> 1 token); a word
+    that is not among them is split into characters, so no text is ever lost.
+    """
     vocab = {t: i for i, t in enumerate(SPECIAL_TOKENS + CHARS)}
+    for w in sorted(set(words) - set(vocab)):
+        vocab[w] = len(vocab)
+    if len(vocab) == len(SPECIAL_TOKENS) + len(CHARS):
+        pattern = r"[\s\S]"
+    else:  # longest known words first, then any single character
+        known = [w for w in vocab if len(w) > 1 and w.isalpha()]
+        pattern = r"\b" + _trie_regex(known) + r"\b|[\s\S]"
     tk = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
-    tk.pre_tokenizer = pre_tokenizers.Split(Regex(r"[\s\S]"), behavior="isolated")
+    tk.pre_tokenizer = pre_tokenizers.Split(Regex(pattern), behavior="isolated")
     tk.decoder = decoders.Fuse()
     return PreTrainedTokenizerFast(
         tokenizer_object=tk,
@@ -70,9 +89,40 @@ def build_char_tokenizer() -> PreTrainedTokenizerFast:
     )
 
 
-def build_tiny_policy(cfg: TinyModelConfig, seed: int = 0) -> Policy:
-    """A randomly initialised tiny Llama with the character tokenizer."""
-    tok = build_char_tokenizer()
+def _trie_regex(words: list[str]) -> str:
+    """A regex matching exactly ``words``, factored as a trie (``par(?:don|k)``): an
+    alternation of thousands of words is that many times slower to match."""
+    trie: dict = {}
+    for w in words:
+        node = trie
+        for ch in w:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def build(node: dict) -> str:
+        ends = "" in node
+        alts = [re.escape(ch) + build(child) for ch, child in sorted(node.items()) if ch]
+        if not alts:
+            return ""
+        body = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+        if ends:  # the word may end here: longer continuations are tried first
+            return "(?:" + body + ")?"
+        return body
+
+    return "(?:" + build(trie) + ")"
+
+
+def text_words(texts: Iterable[str]) -> set[str]:
+    """Words (2+ ASCII letters) of some texts: the word vocabulary of a ``word`` tokenizer."""
+    return {w for t in texts for w in re.findall(r"\b[A-Za-z]{2,}\b", t)}
+
+
+def build_tiny_policy(
+    cfg: TinyModelConfig, seed: int = 0, texts: Iterable[str] = ()
+) -> Policy:
+    """A randomly initialised tiny Llama with the character tokenizer (``cfg.tokenizer ==
+    "word"``: plus one token per lowercase word of ``texts``, e.g. the training texts)."""
+    tok = build_char_tokenizer(text_words(texts) if cfg.tokenizer == "word" else ())
     config = LlamaConfig(
         vocab_size=len(tok),
         hidden_size=cfg.hidden_size,
