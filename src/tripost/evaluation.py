@@ -15,6 +15,7 @@ Metrics per bucket and split (seen / unseen / total):
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import asdict, dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -86,10 +87,22 @@ def score_output(task: Task, problem: Problem, output: str, rounds: int) -> Outc
     )
 
 
+_OPTION = re.compile(r"^\([A-Z]\) ", re.M)
+
+
+def chance_accuracy(question: str) -> float | None:
+    """Accuracy of a uniform guess among the options of a multiple-choice question (``(A) ...``
+    lines after ``Options:``); None for a question without options."""
+    _, sep, options = question.partition("Options:")
+    k = len(_OPTION.findall(options)) if sep else 0
+    return 1.0 / k if k else None
+
+
 def metrics(outcomes: list[Outcome]) -> dict[str, float]:
     n = len(outcomes)
     if n == 0:
         return {"n": 0}
+    chances = [chance_accuracy(o.question) for o in outcomes]
     correct = sum(o.final_correct for o in outcomes)
     updated = [o for o in outcomes if o.updated]
     contrib = sum(o.final_correct and not o.first_correct for o in outcomes)
@@ -114,6 +127,8 @@ def metrics(outcomes: list[Outcome]) -> dict[str, float]:
         "flag_recall": sum(o.flagged for o in wrong_first) / len(wrong_first)
         if wrong_first
         else 0.0,
+        # what guessing among the options would score (multiple choice only)
+        "chance": sum(chances) / n if None not in chances else None,
     }
 
 

@@ -70,6 +70,11 @@ def verdict(results: list[dict], iterations: int) -> dict:
         f"recall {tp['flag_recall']:.2f}). The paper's claim (>= 5 points over both, SI.Contrib > 0) "
         f"{'HOLDS' if holds else 'does NOT hold'} in this run."
     )
+    if tp.get("chance") is not None:
+        text += f" Guessing among the options scores {tp['chance']:.1%} on these questions."
+    text += (
+        " (The paper's gains, up to +7.13 points, were measured on LLaMA-7B, a pretrained model.)"
+    )
     return {"claim_holds": holds, "delta_vs_sft": d_sft, "delta_vs_sft_more": d_more, "text": text}
 
 
@@ -77,14 +82,16 @@ def markdown(report: dict) -> str:
     lines = [
         f"# tripost report: {report['task']} (seed {report['seed']})",
         "",
-        "| method | iter | split | n | accuracy | first attempt | SI.Freq | SI.Contrib | fixed | broken | flag P | flag R |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| method | iter | split | n | accuracy | first attempt | SI.Freq | SI.Contrib | fixed | broken | flag P | flag R | chance |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in report["results"]:
+        chance = "–" if r.get("chance") is None else f"{r['chance']:.1%}"
         lines.append(
             f"| {r['method']} | {r['iteration']} | {r['split']} | {r['n']} | {r['accuracy']:.1%} | "
             f"{r['first_accuracy']:.1%} | {r['si_freq']:.1%} | {r['si_contrib']:.1%} | "
-            f"{r['fixed']} | {r['broken']} | {r['flag_precision']:.2f} | {r['flag_recall']:.2f} |"
+            f"{r['fixed']} | {r['broken']} | {r['flag_precision']:.2f} | {r['flag_recall']:.2f} | "
+            f"{chance} |"
         )
     lines += ["", f"**Verdict.** {report['verdict']['text']}", "", "## Iterations", ""]
     for it in report["iterations"]:

@@ -148,3 +148,12 @@ def test_rerun_of_llm_editing_makes_no_repeated_calls(tmp_path, toy_registry, ma
     second = json.loads(manifest_path.read_text())["stages"]["iter1/edit"]["expert_improvement"]
     assert second["calls"] == 0 and second["cache_hits"] >= first["calls"]
     assert (tmp_path / "iter1" / "edits.jsonl").read_text() == edits
+
+
+def test_word_tokenizer_run_takes_its_words_from_the_training_texts(tmp_path, toy_registry):
+    cfg = load_config(None, {**TINY, "model.tiny.tokenizer": "word", "sft_more": False})
+    report = run_tripost(cfg, tmp_path)
+    tok = AutoTokenizer.from_pretrained(tmp_path / "checkpoints" / "iter1")
+    pieces = tok.convert_ids_to_tokens(tok.encode("Add 3, 4 and 5.", add_special_tokens=False))
+    assert pieces == ["Add", " ", "3", ",", " ", "4", " ", "and", " ", "5", "."]
+    assert {r["method"] for r in report["results"]} == {"sft", "tripost"}

@@ -117,9 +117,7 @@ def text_words(texts: Iterable[str]) -> set[str]:
     return {w for t in texts for w in re.findall(r"\b[A-Za-z]{2,}\b", t)}
 
 
-def build_tiny_policy(
-    cfg: TinyModelConfig, seed: int = 0, texts: Iterable[str] = ()
-) -> Policy:
+def build_tiny_policy(cfg: TinyModelConfig, seed: int = 0, texts: Iterable[str] = ()) -> Policy:
     """A randomly initialised tiny Llama with the character tokenizer (``cfg.tokenizer ==
     "word"``: plus one token per lowercase word of ``texts``, e.g. the training texts)."""
     tok = build_char_tokenizer(text_words(texts) if cfg.tokenizer == "word" else ())
