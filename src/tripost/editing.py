@@ -119,7 +119,7 @@ def edit_rollouts(
 ) -> list[EditRecord]:
     """Edit each rollout (text after the answer prompt) into a trajectory, or drop it."""
     records = [EditRecord(p, r) for p, r in zip(problems, rollouts)]
-    split = [split_continuation(r, instruction) for r in rollouts]
+    split = [split_continuation(r, instruction, trim=True) for r in rollouts]
     _walk_policy_attempts(records, split, fbk)
     _improve(records, fbk, imp, max_rounds)
     return records

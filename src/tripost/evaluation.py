@@ -70,7 +70,7 @@ def self_improve(
 def score_output(task: Task, problem: Problem, output: str, rounds: int) -> Outcome:
     """Score one generated continuation (what follows the answer prompt)."""
     output = truncate_rounds(output, rounds, task.instruction)
-    attempts, feedbacks = split_continuation(output, task.instruction)
+    attempts, feedbacks = split_continuation(output, task.instruction, trim=True)
     first = is_correct(task, problem, attempts[0])
     final = is_correct(task, problem, attempts[-1])
     flagged = bool(feedbacks) and STOP_PHRASE not in feedbacks[0]

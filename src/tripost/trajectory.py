@@ -239,10 +239,17 @@ class Trajectory:
         )
 
 
-def split_continuation(text: str, instruction: str = "") -> tuple[list[str], list[str]]:
+def split_continuation(
+    text: str, instruction: str = "", trim: bool = False
+) -> tuple[list[str], list[str]]:
     """Split what follows the answer prompt into raw attempt and feedback texts, without
     parsing them (model output may be malformed). Returns (attempts, feedbacks) with
-    ``len(feedbacks) in (len(attempts), len(attempts) - 1)``."""
+    ``len(feedbacks) in (len(attempts), len(attempts) - 1)``.
+
+    ``trim`` (for model output): an attempt ends with its ``(Final response)`` line; text the
+    model wrote after it that is not a ``Feedback:`` is dropped, and so is everything after
+    it (``"(1) ...\n(Final response) So the answer is 5.\n(2) junk"`` -> ``"(1) ...\n(Final
+    response) So the answer is 5."``, no feedback): the answer is the one the model gave."""
     update = f"\n{UPDATE_PREFIX}{instruction}\n"
     attempts: list[str] = []
     feedbacks: list[str] = []
@@ -252,7 +259,20 @@ def split_continuation(text: str, instruction: str = "") -> tuple[list[str], lis
             attempts[-1] += update + chunk
             continue
         att, sep, fb = chunk.partition(f"\n{FEEDBACK_PREFIX}")
-        attempts.append(att)
+        cut = _end_of_final_line(att) if trim else len(att)
+        attempts.append(att[:cut])
+        if cut < len(att):
+            break  # junk after the final response: the model never wrote its feedback
         if sep:
             feedbacks.append(fb)
     return attempts, feedbacks
+
+
+def _end_of_final_line(attempt: str) -> int:
+    """Index just past the first ``(Final response)`` line of raw attempt text (or its end)."""
+    marker = f"({FINAL})"
+    start = 0 if attempt.startswith(marker) else attempt.find(f"\n{marker}")
+    if start < 0:
+        return len(attempt)
+    end = attempt.find("\n", start + 1)
+    return len(attempt) if end < 0 else end

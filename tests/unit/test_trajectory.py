@@ -94,3 +94,17 @@ def test_split_continuation_keeps_malformed_parts_raw():
     assert attempts == ["(1) x", "not an attempt"]
     assert feedbacks == ["garbage"]
     assert split_continuation("(1) only") == (["(1) only"], [])
+
+
+def test_trim_cuts_model_output_after_the_final_response_line():
+    junk = "(1) 2 + 3 = 5.\n(Final response) So the answer is 5.\n(2) 5 + 1 = 7.\nFeedback: x"
+    assert split_continuation(junk, trim=True) == (
+        ["(1) 2 + 3 = 5.\n(Final response) So the answer is 5."],
+        [],
+    )
+    clean = "(1) a.\n(Final response) So the answer is 5.\nFeedback: fine"
+    assert split_continuation(clean, trim=True) == split_continuation(clean)
+    upd = clean + "\nUpdated Answer: Let's think step by step.\n(Final response) So 6.\nmore"
+    attempts, feedbacks = split_continuation(upd, trim=True)
+    assert attempts[-1] == "(Final response) So 6." and feedbacks == ["fine"]
+    assert split_continuation("(1) no final step", trim=True) == (["(1) no final step"], [])
