@@ -133,6 +133,8 @@ def plot(report: dict, path) -> None:
         if more and rows:
             ax.axhline(100 * more[0]["accuracy"], ls=":", color="gray")
             ax.annotate(f"sft_more ({split})", (0, 100 * more[0]["accuracy"]), fontsize=8)
+    iters = sorted({r["iteration"] for r in report["results"] if r["method"] == "tripost"})
+    ax.set_xticks([0, *iters])
     ax.set_xlabel("iteration (0 = SFT)")
     ax.set_ylabel("accuracy (%)")
     ax.set_title(f"{report['task']}: accuracy after self-improvement")
