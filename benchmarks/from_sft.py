@@ -14,8 +14,7 @@ import logging
 import shutil
 from pathlib import Path
 
-import yaml
-
+from tripost.cli import parse_sets
 from tripost.config import dump_config, load_config
 from tripost.loop import run_tripost
 
@@ -29,12 +28,10 @@ def main() -> None:
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    overrides = {}
-    for pair in args.set:
-        key, _, value = pair.partition("=")
+    overrides = parse_sets(args.set)
+    for key in overrides:
         if key.split(".")[0] in ("data", "model", "sft", "seed", "task", "task_options"):
             raise SystemExit(f"{key}: would change the shared SFT stages; run a new demo instead")
-        overrides[key] = yaml.safe_load(value)
     cfg = load_config(args.src / "config.yaml", overrides)
     manifest = json.loads((args.src / "manifest.json").read_text())
     if not args.dst.exists():

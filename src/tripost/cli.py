@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def _parse_sets(pairs: list[str]) -> dict[str, Any]:
+def parse_sets(pairs: list[str]) -> dict[str, Any]:
     out = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
@@ -161,13 +161,13 @@ def demo_config_path(task: str, quick: bool) -> Path:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    overrides = {"seed": args.seed, **_expert_overrides(args), **_parse_sets(args.set)}
+    overrides = {"seed": args.seed, **_expert_overrides(args), **parse_sets(args.set)}
     cfg = load_config(demo_config_path(args.task, args.quick), overrides)
     return _run(cfg, args.out)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    overrides = {**_expert_overrides(args), **_parse_sets(args.set)}
+    overrides = {**_expert_overrides(args), **parse_sets(args.set)}
     return _run(load_config(args.config, overrides), args.out)
 
 

@@ -162,7 +162,9 @@ def gold_samples(task: Task, problems: list[Problem]) -> list[Sample]:
 
 
 def train_sft(rd: RunDir, task: Task, cfg: RunConfig) -> dict:
-    samples = gold_samples(task, load_problems(rd, "train"))
+    word_vocab = not cfg.model.path and cfg.model.tiny.tokenizer == "word"
+    needed = cfg.sft.steps != 0 or word_vocab
+    samples = gold_samples(task, load_problems(rd, "train")) if needed else []
     if cfg.model.path:
         policy = load_policy(
             cfg.model.path, cfg.model.dtype, cfg.model.trust_remote_code, cfg.model.lora

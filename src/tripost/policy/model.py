@@ -69,13 +69,10 @@ def build_char_tokenizer(words: Iterable[str] = ()) -> PreTrainedTokenizerFast:
     that is not among them is split into characters, so no text is ever lost.
     """
     vocab = {t: i for i, t in enumerate(SPECIAL_TOKENS + CHARS)}
-    for w in sorted(set(words) - set(vocab)):
-        vocab[w] = len(vocab)
-    if len(vocab) == len(SPECIAL_TOKENS) + len(CHARS):
-        pattern = r"[\s\S]"
-    else:  # longest known words first, then any single character
-        known = [w for w in vocab if len(w) > 1 and w.isalpha()]
-        pattern = r"\b" + _trie_regex(known) + r"\b|[\s\S]"
+    extra = sorted(set(words) - set(vocab))
+    vocab.update({w: i for i, w in enumerate(extra, start=len(vocab))})
+    # a whole known word (the trie tries longer words first), else any single character
+    pattern = (r"\b" + _trie_regex(extra) + r"\b|" if extra else "") + r"[\s\S]"
     tk = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
     tk.pre_tokenizer = pre_tokenizers.Split(Regex(pattern), behavior="isolated")
     tk.decoder = decoders.Fuse()
@@ -119,7 +116,7 @@ def text_words(texts: Iterable[str]) -> set[str]:
 
 def build_tiny_policy(cfg: TinyModelConfig, seed: int = 0, texts: Iterable[str] = ()) -> Policy:
     """A randomly initialised tiny Llama with the character tokenizer (``cfg.tokenizer ==
-    "word"``: plus one token per lowercase word of ``texts``, e.g. the training texts)."""
+    "word"``: plus one token per word of ``texts``, e.g. the training texts)."""
     tok = build_char_tokenizer(text_words(texts) if cfg.tokenizer == "word" else ())
     config = LlamaConfig(
         vocab_size=len(tok),
