@@ -4,7 +4,7 @@ tripost demo [--task T] [--out DIR] [--seed N] [--quick]
 tripost run --config FILE --out DIR [--set key=value ...]
 tripost solve --task T --data FILE --output OUT.jsonl
 tripost feedback --task T --input IN.jsonl --output OUT.jsonl [--expert scripted|llm ...]
-tripost eval --model DIR --task T --data FILE [--rounds R] --out DIR
+tripost eval --model DIR --task T --data FILE [--rounds R] [--dtype D] [--device D] --out DIR
 tripost tasks
 """
 
@@ -105,8 +105,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, help="JSONL of problems or a BBH JSON file")
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--out", required=True)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--max-new-tokens", type=int, default=1400)
+    p.add_argument("--batch-size", type=int, default=64, help="sequences decoded together")
+    p.add_argument(
+        "--max-new-tokens", type=int, default=2048, help="token budget of a whole trajectory"
+    )
+    p.add_argument(
+        "--dtype",
+        choices=["auto", "bfloat16", "float16", "float32"],
+        default="auto",
+        help="weights dtype (default: the checkpoint's own)",
+    )
+    p.add_argument("--device", default="auto", help="auto (GPU when present), cpu, cuda, cuda:N")
+    p.add_argument(
+        "--prompt-format",
+        choices=["plain", "chat"],
+        help="default: what the run that wrote the checkpoint used (tripost.json), else plain",
+    )
+    p.add_argument("--engine", choices=["auto", "loop", "hf"], default="auto")
+    p.add_argument("--bf16", action="store_true", help="bf16 autocast (fp32 weights)")
 
     sub.add_parser("tasks", help="list the registered tasks")
     return ap
@@ -259,6 +275,7 @@ def cmd_feedback(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from tripost.evaluation import EvalConfig, bucket_rows, outcome_json, result_rows, self_improve
     from tripost.policy.model import load_policy
+    from tripost.policy.prompting import PromptFormat
     from tripost.rundir import RunDir
     from tripost.tasks import read_problems
 
@@ -272,9 +289,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
             len(parsed),
         )
     cfg = EvalConfig(
-        rounds=args.rounds, batch_size=args.batch_size, max_new_tokens=args.max_new_tokens
+        rounds=args.rounds,
+        batch_size=args.batch_size,
+        max_new_tokens=args.max_new_tokens,
+        engine=args.engine,
+        bf16=args.bf16,
     )
-    outcomes = self_improve(load_policy(args.model), task, problems, cfg)
+    policy = load_policy(args.model, args.dtype, device=args.device, trainable=False)
+    fmt = PromptFormat(policy.tokenizer, **_checkpoint_prompt(args.model, args.prompt_format))
+    outcomes = self_improve(policy, task, problems, cfg, fmt)
     rd = RunDir(args.out)
     rd.write_jsonl("outcomes.jsonl", (outcome_json(o) for o in outcomes))
     rows = result_rows("eval", 0, outcomes)
@@ -294,6 +317,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
             f"SI.Contrib={r['si_contrib']:.1%}"
         )
     return 0
+
+
+def _checkpoint_prompt(model: str, fmt: str | None) -> dict[str, Any]:
+    """The prompt settings recorded with a run's checkpoint, overridden by ``--prompt-format``."""
+    info = Path(model) / "tripost.json"
+    prompt = json.loads(info.read_text()).get("prompt", {}) if info.is_file() else {}
+    out = {"format": prompt.get("format", "plain"), "system": prompt.get("system")}
+    if fmt:
+        out["format"] = fmt
+    return out
 
 
 def _task(args: argparse.Namespace):

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tripost.evaluation import EvalConfig
+from tripost.policy.generation import Sampling
 from tripost.policy.model import TinyModelConfig
 from tripost.postprocess import LossWeights
 from tripost.training import TrainConfig
@@ -32,10 +33,34 @@ class ModelConfig(_Strict):
         None, description="HF checkpoint dir or hub id of the small model; None = tiny from scratch"
     )
     tiny: TinyModelConfig = Field(default_factory=TinyModelConfig)
-    dtype: str = Field("float32", description="weights dtype when loading a checkpoint")
-    lora: dict[str, Any] | None = Field(None, description="peft LoraConfig kwargs (None = full)")
+    dtype: Literal["auto", "bfloat16", "float16", "float32"] = Field(
+        "auto",
+        description="weights dtype for decoding and for frozen weights; auto = the checkpoint's "
+        "own (float32 for the tiny model)",
+    )
+    train_dtype: Literal["auto", "bfloat16", "float16", "float32"] = Field(
+        "float32",
+        description="dtype of the weights being trained in a full fine-tune (float32 master "
+        "weights, computed in bf16 when train.bf16); auto = model.dtype. LoRA adapters are "
+        "float32 over a base in model.dtype",
+    )
+    device: str = Field("auto", description="auto (the GPU when there is one), cpu, cuda or cuda:N")
+    lora: dict[str, Any] | None = Field(
+        None,
+        description="peft LoraConfig kwargs, e.g. {r: 16, lora_alpha: 32, target_modules: "
+        "all-linear} (None = full fine-tuning); the adapter keeps training across iterations",
+    )
     trust_remote_code: bool = Field(False, description="allow custom model code from the hub")
     threads: int | None = Field(None, description="torch CPU threads (None = torch default)")
+
+
+class PromptConfig(_Strict):
+    format: Literal["plain", "chat"] = Field(
+        "plain",
+        description="plain: 'Q: ... / Answer: ...' text (the paper's); chat: the model's chat "
+        "template, question as the user turn, trajectory as the assistant turn",
+    )
+    system: str | None = Field(None, description="system message of the chat format")
 
 
 class DataConfig(_Strict):
@@ -50,9 +75,19 @@ class DataConfig(_Strict):
 class RolloutConfig(_Strict):
     problems: int = Field(1000, description="training problems attempted per iteration")
     temperature: float = Field(1.0, description="sampling temperature (0 = greedy, as evaluation)")
-    max_new_tokens: int = Field(1400, description="token budget of one rollout")
-    batch_size: int = Field(128, description="generation batch size")
-    bf16: bool = Field(False, description="bf16 autocast while sampling")
+    max_new_tokens: int = Field(
+        1024, description="token budget of one rollout, in the model's tokens"
+    )
+    batch_size: int = Field(64, description="generation batch size")
+    bf16: bool = Field(False, description="bf16 autocast while sampling (fp32 weights only)")
+    engine: Literal["auto", "loop", "hf"] = Field(
+        "auto", description="decoding engine: loop (ours), hf (transformers generate), auto"
+    )
+
+    def sampling(self) -> Sampling:
+        return Sampling(
+            self.max_new_tokens, self.temperature, self.batch_size, self.bf16, self.engine
+        )
 
 
 class ExpertConfig(_Strict):
@@ -76,9 +111,10 @@ class RunConfig(_Strict):
     task_options: dict[str, Any] = Field(default_factory=dict, description="task constructor args")
     seed: int = Field(0, description="seed of data generation, init and sampling")
     model: ModelConfig = Field(default_factory=ModelConfig)
+    prompt: PromptConfig = Field(default_factory=PromptConfig)
     data: DataConfig = Field(default_factory=DataConfig)
     sft: TrainConfig = Field(
-        default_factory=lambda: TrainConfig(steps=2000, lr=2e-3),
+        default_factory=lambda: TrainConfig(epochs=1.0, lr=1e-5),
         description="SFT of the starting model on gold rationales (steps=0 skips it)",
     )
     iterations: int = Field(3, description="TriPosT iterations")
@@ -87,7 +123,7 @@ class RunConfig(_Strict):
     postprocess: PostprocessConfig = Field(default_factory=PostprocessConfig)
     loss: LossWeights = Field(default_factory=LossWeights)
     train: TrainConfig = Field(
-        default_factory=lambda: TrainConfig(epochs=2, lr=5e-4),
+        default_factory=lambda: TrainConfig(epochs=2, lr=1e-5),
         description="training of each TriPosT iteration (continues from the last checkpoint)",
     )
     sft_more: bool = Field(True, description="train the compute-matched SFT control")

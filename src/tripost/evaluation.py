@@ -17,13 +17,15 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import asdict, dataclass
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tripost.policy.generation import generate, truncate_rounds
+from tripost.policy.generation import Sampling, generate, truncate_rounds
 from tripost.policy.model import Policy
+from tripost.policy.prompting import PromptFormat
 from tripost.tasks.base import Task, is_correct
-from tripost.trajectory import STOP_PHRASE, Problem, render_prompt, split_continuation
+from tripost.trajectory import STOP_PHRASE, Problem, split_continuation
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +33,17 @@ log = logging.getLogger(__name__)
 class EvalConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     rounds: int = Field(2, description="max self-improvement updates per question")
-    max_new_tokens: int = Field(1400, description="token budget of a whole trajectory")
-    batch_size: int = Field(128, description="generation batch size")
-    bf16: bool = Field(False, description="bf16 autocast while decoding")
+    max_new_tokens: int = Field(
+        2048, description="token budget of a whole trajectory, in the model's tokens"
+    )
+    batch_size: int = Field(64, description="generation batch size")
+    bf16: bool = Field(False, description="bf16 autocast while decoding (fp32 weights only)")
+    engine: Literal["auto", "loop", "hf"] = Field(
+        "auto", description="decoding engine: loop (ours), hf (transformers generate), auto"
+    )
+
+    def sampling(self) -> Sampling:
+        return Sampling(self.max_new_tokens, 0.0, self.batch_size, self.bf16, self.engine)
 
 
 @dataclass
@@ -52,17 +62,21 @@ class Outcome:
 
 
 def self_improve(
-    policy: Policy, task: Task, problems: list[Problem], cfg: EvalConfig
+    policy: Policy,
+    task: Task,
+    problems: list[Problem],
+    cfg: EvalConfig,
+    prompt_format: PromptFormat | None = None,
 ) -> list[Outcome]:
     """Greedy self-improvement decoding on ``problems``."""
-    prompts = [render_prompt(p.question, task.instruction) for p in problems]
+    fmt = prompt_format or PromptFormat(policy.tokenizer)
+    prompts = [fmt.prompt(p.question, task.instruction) for p in problems]
     outs = generate(
         policy,
         prompts,
-        cfg.max_new_tokens,
-        temperature=0.0,
-        batch_size=cfg.batch_size,
-        bf16=cfg.bf16,
+        cfg.sampling(),
+        add_bos=fmt.add_bos,
+        extra_stop_ids=fmt.stop_ids(),
     )
     return [score_output(task, p, o, cfg.rounds) for p, o in zip(problems, outs)]
 

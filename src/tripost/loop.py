@@ -7,6 +7,8 @@ iter{t}/train -> eval/iter{t}] for t = 1..T -> sft_more/train -> eval/sft_more -
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
 import random
 import shutil
@@ -15,6 +17,7 @@ from collections import Counter
 from pathlib import Path
 
 import torch
+from transformers import AutoTokenizer
 from transformers.utils import logging as hf_logging
 
 from tripost.config import ConfigError, RunConfig, dump_config
@@ -22,7 +25,19 @@ from tripost.editing import edit_rollouts
 from tripost.evaluation import bucket_rows, outcome_json, result_rows, self_improve
 from tripost.experts import build_feedback, build_improvement
 from tripost.policy.generation import generate
-from tripost.policy.model import Policy, build_tiny_policy, load_policy
+from tripost.policy.model import (
+    DTYPES,
+    ModelLoadError,
+    Policy,
+    build_tiny_policy,
+    check_tokenizer,
+    load_policy,
+    local_or_hub,
+    lora_config,
+    resolve_device,
+    resolve_dtype,
+)
+from tripost.policy.prompting import PromptFormat
 from tripost.postprocess import build_train_set
 from tripost.report import write_report
 from tripost.rundir import RunDir
@@ -36,6 +51,7 @@ log = logging.getLogger(__name__)
 def run_tripost(cfg: RunConfig, out: str | Path) -> dict:
     """Run (or resume) the whole experiment in ``out``; returns the report dict."""
     hf_logging.disable_progress_bar()
+    preflight(cfg)  # a model, device or format that cannot work fails before anything is written
     rd = RunDir(out)
     _check_same_config(rd, cfg)
     if cfg.model.threads:
@@ -136,15 +152,66 @@ def load_problems(rd: RunDir, name: str) -> list[Problem]:
 # --- models -----------------------------------------------------------------------------------
 
 
-def load_checkpoint(rd: RunDir, name: str) -> Policy:
-    return load_policy(rd.root / "checkpoints" / name)
+def preflight(cfg: RunConfig) -> None:
+    """Check what can be checked cheaply before any work: the device, the model path, the
+    tokenizer's EOS, the LoRA settings and the prompt format (one-line errors)."""
+    m = cfg.model
+    resolve_device(m.device)
+    if m.lora:
+        lora_config(m.lora)
+    if m.path:
+        path = local_or_hub(m.path)
+        try:
+            tok = AutoTokenizer.from_pretrained(path, trust_remote_code=m.trust_remote_code)
+        except (OSError, ValueError) as e:
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            raise ModelLoadError(
+                f"model.path: {m.path}: cannot load its tokenizer ({first})"
+            ) from None
+        check_tokenizer(tok, m.path)
+        resolve_dtype(m.dtype, path, m.trust_remote_code)
+    elif cfg.prompt.format == "chat":
+        raise ConfigError(
+            "prompt.format: chat needs model.path (the tiny model has no chat template)"
+        )
+    if m.path and cfg.prompt.format == "chat":
+        PromptFormat(tok, cfg.prompt.format, cfg.prompt.system)
 
 
-def save_checkpoint(rd: RunDir, policy: Policy, name: str) -> None:
+@functools.lru_cache(maxsize=8)
+def _decode_dtype(dtype: str, path: str | None, trust_remote_code: bool) -> torch.dtype:
+    return resolve_dtype(dtype, path, trust_remote_code)
+
+
+def load_checkpoint(rd: RunDir, name: str, cfg: RunConfig, train: bool = False) -> Policy:
+    """A stage's checkpoint on ``model.device``: in ``model.dtype`` for decoding, and in
+    ``model.train_dtype`` (float32 master weights) for a full fine-tune. A LoRA checkpoint is
+    an adapter over the recorded base; it loads trainable when ``train``."""
+    m = cfg.model
+    dtype = _decode_dtype(m.dtype, m.path and local_or_hub(m.path), m.trust_remote_code)
+    if train and not m.lora and m.train_dtype != "auto":
+        dtype = DTYPES[m.train_dtype]
+    return load_policy(
+        rd.root / "checkpoints" / name,
+        dtype,
+        m.trust_remote_code,
+        device=m.device,
+        trainable=train,
+    )
+
+
+def prompt_format(cfg: RunConfig, policy: Policy) -> PromptFormat:
+    return PromptFormat(policy.tokenizer, cfg.prompt.format, cfg.prompt.system)
+
+
+def save_checkpoint(rd: RunDir, policy: Policy, name: str, cfg: RunConfig | None = None) -> None:
     final = rd.root / "checkpoints" / name
     tmp = final.with_name(name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     policy.save(tmp)
+    if cfg is not None:  # how to prompt it, for `tripost eval`
+        info = {"prompt": cfg.prompt.model_dump()}
+        (tmp / "tripost.json").write_text(json.dumps(info, indent=2) + "\n")
     shutil.rmtree(final, ignore_errors=True)
     tmp.rename(final)
 
@@ -165,27 +232,31 @@ def train_sft(rd: RunDir, task: Task, cfg: RunConfig) -> dict:
     word_vocab = not cfg.model.path and cfg.model.tiny.tokenizer == "word"
     needed = cfg.sft.steps != 0 or word_vocab
     samples = gold_samples(task, load_problems(rd, "train")) if needed else []
-    if cfg.model.path:
-        policy = load_policy(
-            cfg.model.path, cfg.model.dtype, cfg.model.trust_remote_code, cfg.model.lora
-        )
+    m = cfg.model
+    if m.path:
+        dtype = _decode_dtype(m.dtype, local_or_hub(m.path), m.trust_remote_code)
+        if not m.lora and m.train_dtype != "auto":
+            dtype = DTYPES[m.train_dtype]
+        policy = load_policy(m.path, dtype, m.trust_remote_code, m.lora, device=m.device)
     else:  # a ``word`` tokenizer takes its words from the training texts
         texts = (s.text for s in samples)
         policy = build_tiny_policy(cfg.model.tiny, seed=cfg.seed, texts=texts)
+        policy.model.to(resolve_device(m.device))
     stats = {}
     if cfg.sft.steps != 0:
-        stats = train_policy(policy, samples, cfg.sft, cfg.seed)
-    save_checkpoint(rd, policy, "sft")
+        stats = train_policy(policy, samples, cfg.sft, cfg.seed, prompt_format(cfg, policy))
+    save_checkpoint(rd, policy, "sft", cfg)
     return stats
 
 
 def train_sft_more(rd: RunDir, task: Task, cfg: RunConfig, steps: int) -> dict:
     """The compute-matched control: SFT trained further on gold rationales for as many
     optimizer steps (same batch size and schedule) as all TriPosT iterations together."""
-    policy = load_checkpoint(rd, "sft")
+    policy = load_checkpoint(rd, "sft", cfg, train=True)
     tcfg = cfg.train.model_copy(update={"steps": max(1, steps)})
-    stats = train_policy(policy, gold_samples(task, load_problems(rd, "train")), tcfg, cfg.seed + 7)
-    save_checkpoint(rd, policy, "sft_more")
+    samples = gold_samples(task, load_problems(rd, "train"))
+    stats = train_policy(policy, samples, tcfg, cfg.seed + 7, prompt_format(cfg, policy))
+    save_checkpoint(rd, policy, "sft_more", cfg)
     return stats
 
 
@@ -199,17 +270,18 @@ def sample_rollouts(rd: RunDir, task: Task, cfg: RunConfig, t: int, prev: str) -
     n = min(cfg.rollout.problems, len(train))
     start = ((t - 1) * n) % len(train)
     window = (train[start:] + train[:start])[:n]
-    policy = load_checkpoint(rd, prev)
-    prompts = [render_prompt(p.question, task.instruction) for p in window]
+    policy = load_checkpoint(rd, prev, cfg)
+    fmt = prompt_format(cfg, policy)
+    prompts = [fmt.prompt(p.question, task.instruction) for p in window]
     outs = generate(
         policy,
         prompts,
-        cfg.rollout.max_new_tokens,
-        cfg.rollout.temperature,
-        cfg.rollout.batch_size,
-        cfg.rollout.bf16,
+        cfg.rollout.sampling(),
         seed=cfg.seed * 1000 + t,
+        add_bos=fmt.add_bos,
+        extra_stop_ids=fmt.stop_ids(),
     )
+    del policy
     rd.write_jsonl(
         f"iter{t}/rollouts.jsonl",
         ({"problem": p.to_json(), "rollout": o} for p, o in zip(window, outs)),
@@ -286,17 +358,21 @@ def _item_json(item, cfg: RunConfig, task: Task) -> dict:
 def train_stage(rd: RunDir, cfg: RunConfig, it: str, prev: str) -> dict:
     items = rd.read_jsonl(f"{it}/train.jsonl")
     samples = [Sample(tuple((t, w) for t, w in d["segments"]), d["eos"]) for d in items]
-    policy = load_checkpoint(rd, prev)
-    stats = train_policy(policy, samples, cfg.train, cfg.seed + int(it[4:]))
-    save_checkpoint(rd, policy, it)
+    policy = load_checkpoint(rd, prev, cfg, train=True)
+    stats = train_policy(
+        policy, samples, cfg.train, cfg.seed + int(it[4:]), prompt_format(cfg, policy)
+    )
+    save_checkpoint(rd, policy, it, cfg)
     return stats
 
 
 def evaluate(
     rd: RunDir, task: Task, cfg: RunConfig, ckpt: str, method: str, iteration: int
 ) -> dict:
-    policy = load_checkpoint(rd, ckpt)
-    outcomes = self_improve(policy, task, load_problems(rd, "eval"), cfg.eval)
+    policy = load_checkpoint(rd, ckpt, cfg)
+    fmt = prompt_format(cfg, policy)
+    outcomes = self_improve(policy, task, load_problems(rd, "eval"), cfg.eval, fmt)
+    del policy
     rd.write_jsonl(f"eval/{ckpt}.jsonl", (outcome_json(o) for o in outcomes))
     rows = result_rows(method, iteration, outcomes)
     rd.write_json(

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from accelerate import Accelerator
 from pydantic import BaseModel, ConfigDict, Field
+from torch.utils.checkpoint import checkpoint
 
 from tripost.policy.generation import autocast_context
 from tripost.policy.model import Policy
@@ -33,8 +34,8 @@ class TrainConfig(BaseModel):
     steps: int | None = Field(None, description="optimizer steps (overrides epochs when set)")
     epochs: float = Field(1.0, description="passes over the training set when steps is unset")
     batch_size: int = Field(32, description="samples per optimizer step (all processes)")
-    micro_batch_size: int = Field(32, description="samples per forward pass per process")
-    lr: float = Field(1e-3, description="peak learning rate")
+    micro_batch_size: int = Field(4, description="samples per forward pass per process")
+    lr: float = Field(1e-5, description="peak learning rate (1e-5: a pretrained model)")
     weight_decay: float = Field(0.0, description="AdamW weight decay")
     warmup: float = Field(0.05, description="fraction of steps of linear warm-up")
     min_lr_ratio: float = Field(
@@ -44,6 +45,14 @@ class TrainConfig(BaseModel):
     bf16: bool = Field(True, description="bf16 autocast (CPU with AVX512-BF16, or CUDA)")
     max_length: int = Field(2048, description="truncate samples to this many tokens")
     log_every: int = Field(50, description="log the loss every N steps")
+    gradient_checkpointing: bool = Field(
+        False, description="recompute activations in the backward pass (less memory, ~30% slower)"
+    )
+    loss_chunk: int = Field(
+        1024,
+        description="supervised tokens per chunk of the output layer + loss, recomputed in the "
+        "backward pass, so fp32 logits of a whole micro-batch never exist (0 = whole logits)",
+    )
 
 
 @dataclass(frozen=True)
@@ -71,11 +80,44 @@ def weighted_sft_loss(
     return (ce * weights.flatten()).sum() / max(num_tokens, 1.0)
 
 
-def encode_sample(sample: Sample, tokenizer, max_length: int) -> tuple[list[int], list[float]]:
+def chunked_weighted_sft_loss(
+    hidden: torch.Tensor,
+    head: torch.nn.Module,
+    labels: torch.Tensor,
+    weights: torch.Tensor,
+    num_tokens: float,
+    chunk: int = 1024,
+) -> torch.Tensor:
+    """``weighted_sft_loss(head(hidden), ...)`` without the logits of the whole batch.
+
+    Only positions with a non-zero weight are projected, ``chunk`` of them at a time, and each
+    chunk's logits are recomputed in the backward pass instead of kept (activation
+    checkpointing), so memory holds one chunk's fp32 logits (chunk x vocabulary) instead of
+    B x T x vocabulary. Equal to the plain loss up to float rounding (tested).
+    """
+    keep = weights.flatten() != 0
+    h = hidden.flatten(0, 1)[keep]
+    y, w = labels.flatten()[keep], weights.flatten()[keep]
+    total = hidden.new_zeros((), dtype=torch.float32)
+    for start in range(0, h.shape[0], max(1, chunk)):
+        sl = slice(start, start + chunk)
+        total = total + checkpoint(_chunk_loss, h[sl], head, y[sl], w[sl], use_reentrant=False)
+    return total / max(num_tokens, 1.0)
+
+
+def _chunk_loss(h, head, y, w):
+    ce = F.cross_entropy(head(h).float(), y, reduction="none")
+    return (ce * w).sum()
+
+
+def encode_sample(
+    sample: Sample, tokenizer, max_length: int, bos: list[int] = ()
+) -> tuple[list[int], list[float]]:
     """Token ids and per-token weights of a sample. The weight of token t is the weight of
-    the segment it belongs to; it is used when t is *predicted* (label position)."""
-    ids: list[int] = []
-    weights: list[float] = []
+    the segment it belongs to; it is used when t is *predicted* (label position). ``bos``:
+    ids put in front (weight 0), e.g. ``[bos]`` for tokenizers that add BOS to ordinary text."""
+    ids: list[int] = list(bos)
+    weights: list[float] = [0.0] * len(ids)
     for text, w in sample.segments:
         t = tokenizer.encode(text, add_special_tokens=False)
         ids += t
@@ -113,23 +155,39 @@ def lr_at(step: int, total: int, cfg: TrainConfig) -> float:
 
 
 def train_policy(
-    policy: Policy, samples: list[Sample], cfg: TrainConfig, seed: int = 0
+    policy: Policy,
+    samples: list[Sample],
+    cfg: TrainConfig,
+    seed: int = 0,
+    prompt_format=None,
 ) -> dict[str, float]:
-    """Train in place on ``samples``; returns stage figures (steps, tokens, loss, time)."""
+    """Train in place on ``samples`` (plain-format samples; ``prompt_format`` rewrites them,
+    e.g. into the model's chat template); returns stage figures (steps, tokens, loss, time)."""
     if not samples:
         log.warning("no training samples: skipping training")
-        return {"steps": 0, "tokens": 0, "final_loss": float("nan"), "seconds": 0.0}
-    accelerator = Accelerator(cpu=not torch.cuda.is_available())
+        return {"steps": 0, "tokens": 0, "final_loss": None, "seconds": 0.0}
+    device = policy.device
+    if device.type == "cuda" and device.index is not None:
+        torch.cuda.set_device(device)
+    accelerator = Accelerator(cpu=device.type == "cpu")
     model = policy.model
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    if not trainable:
+        raise ValueError("the model has no trainable parameters (a LoRA adapter loaded frozen?)")
     model.train()
-    optim = torch.optim.AdamW(
-        [p for p in model.parameters() if p.requires_grad], lr=cfg.lr, weight_decay=cfg.weight_decay
-    )
+    if cfg.gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        model.config.use_cache = False
+    optim = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=cfg.weight_decay)
     model, optim = accelerator.prepare(model, optim)
     tok = policy.tokenizer
-    encoded = [encode_sample(s, tok, cfg.max_length) for s in samples]
+    bos = policy.bos_ids() if prompt_format is None or prompt_format.add_bos else []
+    if prompt_format is not None:
+        samples = [prompt_format.sample(s) for s in samples]
+    encoded = [encode_sample(s, tok, cfg.max_length, bos) for s in samples]
     total = cfg.steps or max(1, math.ceil(cfg.epochs * len(encoded) / cfg.batch_size))
     per_proc = cfg.batch_size // accelerator.num_processes
+    head = _output_head(accelerator.unwrap_model(model), accelerator, cfg)
     rng = random.Random(seed)
     order: list[int] = []
     t0, tokens, losses = time.time(), 0, []
@@ -143,14 +201,21 @@ def train_policy(
         ]
         for group in optim.param_groups:
             group["lr"] = lr_at(step, total, cfg)
-        loss_sum = _optimizer_step(accelerator, model, optim, [encoded[i] for i in mine], tok, cfg)
+        loss_sum = _optimizer_step(
+            accelerator, model, head, optim, [encoded[i] for i in mine], tok, cfg
+        )
         tokens += sum(len(encoded[i][0]) for i in mine)
         losses.append(loss_sum)
         if cfg.log_every and (step + 1) % cfg.log_every == 0:
             rate = tokens / (time.time() - t0)
             log.info("step %d/%d loss %.4f (%.0f tokens/s)", step + 1, total, loss_sum, rate)
     policy.model = accelerator.unwrap_model(model)
+    if cfg.gradient_checkpointing:
+        policy.model.gradient_checkpointing_disable()
+        policy.model.config.use_cache = True
     policy.model.eval()
+    optim.zero_grad(set_to_none=True)
+    del optim
     tail = losses[-max(1, len(losses) // 10) :]
     return {
         "steps": total,
@@ -160,7 +225,27 @@ def train_policy(
     }
 
 
-def _optimizer_step(accelerator, model, optim, encoded, tok, cfg: TrainConfig) -> float:
+def _output_head(model, accelerator, cfg: TrainConfig):
+    """(decoder, output layer) of a causal LM for the chunked loss, or None where the chunked
+    loss does not apply: ``loss_chunk: 0``, several processes (the decoder must run through
+    the DDP wrapper), or a model that post-processes its logits (soft-capping, scaling)."""
+    if not cfg.loss_chunk or accelerator.num_processes > 1:
+        return None
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    config = base.config
+    text = getattr(config, "get_text_config", lambda: config)()
+    if getattr(text, "final_logit_softcapping", None) or getattr(text, "logit_scale", None):
+        return None
+    try:
+        decoder, head = base.get_decoder(), base.get_output_embeddings()
+    except (AttributeError, ValueError, NotImplementedError):
+        return None
+    if decoder is None or head is None or decoder is base:
+        return None
+    return decoder, head
+
+
+def _optimizer_step(accelerator, model, head, optim, encoded, tok, cfg: TrainConfig) -> float:
     """One optimizer step over micro-batches; the loss is normalised by the step's token count."""
     n_local = sum(sum(1 for w in ws[1:] if w > 0) for _, ws in encoded)
     n_tokens = accelerator.gather(torch.tensor([n_local], device=accelerator.device)).sum().item()
@@ -176,10 +261,17 @@ def _optimizer_step(accelerator, model, optim, encoded, tok, cfg: TrainConfig) -
         with autocast_context(accelerator.device, cfg.bf16):
             # Right padding: real tokens never attend to the pads after them, so the causal
             # mask alone is exact, and it lets attention take its fast path (1.3-1.5x on CPU).
-            logits = model(input_ids=inputs).logits
-        loss = weighted_sft_loss(logits, labels, weights, n_tokens) * scale
-        accelerator.backward(loss)
-        total += loss.item() / scale
+            if head is None:
+                logits = model(input_ids=inputs).logits
+                loss = weighted_sft_loss(logits, labels, weights, n_tokens)
+            else:
+                decoder, lm_head = head
+                hidden = decoder(input_ids=inputs).last_hidden_state
+                loss = chunked_weighted_sft_loss(
+                    hidden, lm_head, labels, weights, n_tokens, cfg.loss_chunk
+                )
+        accelerator.backward(loss * scale)
+        total += loss.item()
     if cfg.grad_clip:
         accelerator.clip_grad_norm_(model.parameters(), cfg.grad_clip)
     optim.step()

@@ -1,8 +1,19 @@
 """Batched generation with a KV cache, and self-improvement decoding.
 
-Our own short decoding loop rather than ``model.generate``: it drops finished rows from the
-batch (and from the KV cache) as they end, which matters when a few self-improving answers run
-long while most stop after one attempt.
+Two engines, chosen per device (``Sampling.engine``; ``benchmarks/rollout_throughput.py``
+measures both):
+
+- ``loop``: our own short decoding loop. It drops finished rows from the batch (and from the KV
+  cache) as they end, which matters when a few self-improving answers run long while most stop
+  after one attempt, and appends to a preallocated cache instead of concatenating.
+- ``hf``: transformers' ``generate``, the library path, for any architecture whose cache the loop
+  does not handle (sliding-window and hybrid caches).
+
+``auto`` takes ``loop`` on the CPU and ``hf`` on a GPU (see docs/real_models.md for why and what
+was measured). Both stop on every EOS id of the tokenizer and of the model's
+``generation_config`` (and on the chat template's end of turn), put BOS in front of a prompt
+exactly when the tokenizer does so for ordinary text, and sample with the same settings (pure
+temperature sampling: no top-k / top-p / repetition penalty from the model's defaults).
 """
 
 from __future__ import annotations
@@ -10,14 +21,29 @@ from __future__ import annotations
 import contextlib
 import inspect
 import logging
+from dataclasses import dataclass
+from typing import Literal
 
 import torch
-from transformers import DynamicCache
+from transformers import DynamicCache, GenerationConfig
 
 from tripost.policy.model import Policy
 from tripost.trajectory import FEEDBACK_PREFIX, STOP_PHRASE, UPDATE_PREFIX
 
 log = logging.getLogger(__name__)
+
+Engine = Literal["auto", "loop", "hf"]
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How to decode: shared by rollouts and evaluation."""
+
+    max_new_tokens: int
+    temperature: float = 0.0  # 0 = greedy
+    batch_size: int = 64
+    bf16: bool = False  # bf16 autocast (for fp32 weights; a bf16 model needs none)
+    engine: Engine = "auto"
 
 
 def autocast_context(device: torch.device, bf16: bool):
@@ -27,34 +53,93 @@ def autocast_context(device: torch.device, bf16: bool):
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
 
 
+def choose_engine(engine: Engine, device: torch.device) -> str:
+    if engine != "auto":
+        return engine
+    return "loop" if device.type == "cpu" else "hf"
+
+
 @torch.inference_mode()
 def generate(
     policy: Policy,
     prompts: list[str],
-    max_new_tokens: int,
-    temperature: float = 0.0,
-    batch_size: int = 64,
-    bf16: bool = False,
+    sampling: Sampling,
     seed: int | None = None,
+    add_bos: bool = True,
+    extra_stop_ids: list[int] = (),
 ) -> list[str]:
-    """Continue each prompt until EOS or ``max_new_tokens``; greedy when temperature is 0.
-    Returns the continuations (without the prompt and without EOS), in input order."""
+    """Continue each prompt until a stop token or ``max_new_tokens``; greedy when temperature
+    is 0. Returns the continuations (without the prompt and the stop token), in input order.
+
+    ``add_bos``: prepend BOS when the tokenizer adds it to ordinary text (the plain format; a
+    chat template writes its own). ``extra_stop_ids``: more ids that end a sequence."""
     tok, model = policy.tokenizer, policy.model
     model.eval()
+    device = policy.device
+    engine = choose_engine(sampling.engine, device)
     gen = None
-    if seed is not None and temperature > 0:
-        gen = torch.Generator(device=model.device).manual_seed(seed)
-    encoded = [tok.encode(p, add_special_tokens=False) for p in prompts]
+    if seed is not None and sampling.temperature > 0:
+        gen = torch.Generator(device=device).manual_seed(seed)
+        if engine == "hf":
+            torch.manual_seed(seed)
+    stops = sorted(set(policy.stop_ids()) | set(extra_stop_ids))
+    bos = policy.bos_ids() if add_bos else []
+    encoded = [bos + tok.encode(p, add_special_tokens=False) for p in prompts]
     order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]))
     out: list[str] = [""] * len(prompts)
-    for start in range(0, len(order), batch_size):
-        idx = order[start : start + batch_size]
-        seqs = _generate_batch(
-            model, [encoded[i] for i in idx], tok, max_new_tokens, temperature, bf16, gen
-        )
+    step = max(1, sampling.batch_size)
+    for start in range(0, len(order), step):
+        idx = order[start : start + step]
+        batch = [encoded[i] for i in idx]
+        if engine == "loop":
+            seqs = _generate_batch(model, batch, tok.pad_token_id, stops, sampling, gen, device)
+        else:
+            seqs = _generate_hf(model, batch, tok.pad_token_id, stops, sampling, device)
         for i, s in zip(idx, seqs):
             out[i] = tok.decode(s, skip_special_tokens=True)
     return out
+
+
+def _left_pad(batch_ids: list[list[int]], pad: int, device: torch.device):
+    width = max(len(x) for x in batch_ids)
+    input_ids = torch.full((len(batch_ids), width), pad, dtype=torch.long)
+    attn = torch.zeros((len(batch_ids), width), dtype=torch.long)
+    for r, ids in enumerate(batch_ids):
+        input_ids[r, width - len(ids) :] = torch.tensor(ids)
+        attn[r, width - len(ids) :] = 1
+    return input_ids.to(device), attn.to(device)
+
+
+def _budget(model, width: int, max_new_tokens: int) -> int:
+    max_positions = getattr(model.config, "max_position_embeddings", None) or 10**9
+    return max(0, min(max_new_tokens, max_positions - width))
+
+
+def _generate_hf(model, batch_ids, pad, stops, sampling: Sampling, device) -> list[list[int]]:
+    """transformers' ``generate`` with our sampling settings and stop ids."""
+    input_ids, attn = _left_pad(batch_ids, pad, device)
+    width = input_ids.shape[1]
+    budget = _budget(model, width, sampling.max_new_tokens)
+    if budget == 0:
+        return [[] for _ in batch_ids]
+    sample = sampling.temperature > 0
+    config = GenerationConfig(
+        max_new_tokens=budget,
+        do_sample=sample,
+        temperature=sampling.temperature if sample else None,
+        top_k=0 if sample else None,
+        top_p=1.0 if sample else None,
+        eos_token_id=stops,
+        pad_token_id=pad,
+    )
+    with autocast_context(device, sampling.bf16):
+        out = model.generate(input_ids=input_ids, attention_mask=attn, generation_config=config)
+    seqs = []
+    stop_set = set(stops)
+    for row in out[:, width:].tolist():
+        cut = next((i for i, t in enumerate(row) if t in stop_set), len(row))
+        seqs.append(row[:cut])
+    return seqs
 
 
 try:  # transformers >= 4.56: caches are made of layers
@@ -113,32 +198,27 @@ def _cache_kwarg(model) -> str:
     return "cache" if "cache" in params else "past_key_values"
 
 
-def _generate_batch(model, batch_ids, tok, max_new_tokens, temperature, bf16, gen):
-    device = model.device
-    pad, eos = tok.pad_token_id, tok.eos_token_id
-    max_positions = getattr(model.config, "max_position_embeddings", None) or 10**9
-    width = max(len(x) for x in batch_ids)
-    max_new_tokens = min(max_new_tokens, max_positions - width)
-    input_ids = torch.full((len(batch_ids), width), pad, dtype=torch.long)
-    attn = torch.zeros((len(batch_ids), width), dtype=torch.long)
-    for r, ids in enumerate(batch_ids):  # left padding
-        input_ids[r, width - len(ids) :] = torch.tensor(ids)
-        attn[r, width - len(ids) :] = 1
-    input_ids, attn = input_ids.to(device), attn.to(device)
+def _generate_batch(model, batch_ids, pad, stops, sampling: Sampling, gen, device):
+    """Our KV-cache loop: finished rows leave the batch and the cache."""
+    input_ids, attn = _left_pad(batch_ids, pad, device)
+    budget = _budget(model, input_ids.shape[1], sampling.max_new_tokens)
+    outputs: list[list[int]] = [[] for _ in batch_ids]
+    if budget == 0:
+        return outputs
+    stop_t = torch.tensor(stops, device=device)
     pos = (attn.cumsum(-1) - 1).clamp(min=0)
     cache = _new_cache()
     ck = _cache_kwarg(model)
     rows = torch.arange(len(batch_ids), device=device)  # which original rows are still active
-    outputs: list[list[int]] = [[] for _ in batch_ids]
-    with autocast_context(device, bf16):
+    with autocast_context(device, sampling.bf16):
         logits = model(
             input_ids=input_ids, attention_mask=attn, position_ids=pos, **{ck: cache}
         ).logits[:, -1]
-        for _ in range(max_new_tokens):
-            nxt = _sample(logits.float(), temperature, gen)  # (B,)
-            done = nxt == eos
-            for r, t in zip(rows.tolist(), nxt.tolist()):
-                if t != eos:
+        for _ in range(budget):
+            nxt = _sample(logits.float(), sampling.temperature, gen)  # (B,)
+            done = torch.isin(nxt, stop_t)
+            for r, t, d in zip(rows.tolist(), nxt.tolist(), done.tolist()):
+                if not d:
                     outputs[r].append(t)
             if done.all():
                 break
@@ -177,4 +257,11 @@ def says_correct(feedback_text: str) -> bool:
     return STOP_PHRASE in feedback_text
 
 
-__all__ = ["FEEDBACK_PREFIX", "autocast_context", "generate", "says_correct", "truncate_rounds"]
+__all__ = [
+    "FEEDBACK_PREFIX",
+    "Sampling",
+    "autocast_context",
+    "generate",
+    "says_correct",
+    "truncate_rounds",
+]

@@ -7,6 +7,7 @@ and a character-level ``PreTrainedTokenizerFast`` (one token per character), so 
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Iterable
@@ -18,6 +19,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
 from transformers import (
+    AutoConfig,
     AutoModelForCausalLM,
     AutoTokenizer,
     LlamaConfig,
@@ -51,15 +53,54 @@ class TinyModelConfig(BaseModel):
 
 @dataclass
 class Policy:
+    """A causal LM and its tokenizer, with what decoding and training need to know of them.
+
+    ``model`` may be a peft model (LoRA adapters over a frozen base); ``save`` then writes the
+    adapter, whose ``adapter_config.json`` records the base (an absolute path or a hub id), and
+    ``load_policy`` on that directory loads base + adapter again, trainable.
+    """
+
     model: PreTrainedModel
     tokenizer: PreTrainedTokenizerBase
 
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    @property
+    def is_adapter(self) -> bool:
+        return hasattr(self.model, "peft_config")
+
     def save(self, path: str | Path) -> None:
-        """Write a normal HF checkpoint (safetensors weights, config, tokenizer)."""
+        """Write a normal HF checkpoint (safetensors weights, config, tokenizer), or a peft
+        adapter directory for a LoRA model."""
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         self.model.save_pretrained(path, safe_serialization=True)
         self.tokenizer.save_pretrained(path)
+
+    def stop_ids(self) -> list[int]:
+        """Token ids that end generation: the tokenizer's EOS and every EOS id of the model's
+        ``generation_config`` (Llama-3 and Qwen instruct models list several)."""
+        ids = [self.tokenizer.eos_token_id]
+        gen = getattr(self.model, "generation_config", None)
+        extra = getattr(gen, "eos_token_id", None)
+        ids += extra if isinstance(extra, (list, tuple)) else [extra]
+        return sorted({int(i) for i in ids if i is not None})
+
+    def bos_ids(self) -> list[int]:
+        """``[bos]`` when the tokenizer adds BOS to ordinary text (Llama-3-style), else ``[]``."""
+        return bos_prefix(self.tokenizer)
+
+
+def bos_prefix(tokenizer: PreTrainedTokenizerBase) -> list[int]:
+    """``[bos]`` exactly when the tokenizer puts BOS in front of ordinary text."""
+    bos = tokenizer.bos_token_id
+    if bos is None:
+        return []
+    ids = tokenizer("a").input_ids
+    plain = tokenizer.encode("a", add_special_tokens=False)
+    return [bos] if ids[:1] == [bos] and plain[:1] != [bos] else []
 
 
 def build_char_tokenizer(words: Iterable[str] = ()) -> PreTrainedTokenizerFast:
@@ -138,27 +179,142 @@ def build_tiny_policy(cfg: TinyModelConfig, seed: int = 0, texts: Iterable[str] 
     return Policy(model, tok)
 
 
+class ModelLoadError(ValueError):
+    """A model that cannot be loaded or used; the message is one line."""
+
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``auto``: the GPU when there is one, else the CPU; ``cpu``, ``cuda``, ``cuda:N``."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ModelLoadError(
+            f"model.device: unknown device {name!r} (auto, cpu, cuda, cuda:N)"
+        ) from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ModelLoadError(f"model.device: {name!r} asked for, but no CUDA GPU is available")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ModelLoadError(
+                f"model.device: {name!r} asked for, but there are "
+                f"{torch.cuda.device_count()} CUDA device(s)"
+            )
+    elif device.type != "cpu":
+        raise ModelLoadError(f"model.device: {name!r} is not supported (auto, cpu, cuda, cuda:N)")
+    return device
+
+
+def checkpoint_dtype(name_or_path: str | Path, trust_remote_code: bool = False) -> torch.dtype:
+    """The dtype a checkpoint was saved in (its config's ``dtype``), float32 when unrecorded.
+    For an adapter directory, the base model's."""
+    base = adapter_base(name_or_path) or name_or_path
+    config = AutoConfig.from_pretrained(base, trust_remote_code=trust_remote_code)
+    dtype = getattr(config, "dtype", None) or getattr(config, "torch_dtype", None)
+    if isinstance(dtype, str):
+        dtype = DTYPES.get(dtype)
+    return dtype if isinstance(dtype, torch.dtype) else torch.float32
+
+
+def resolve_dtype(name: str, name_or_path: str | Path | None, trust_remote_code=False):
+    """``auto``: the checkpoint's own dtype (float32 for the tiny model)."""
+    if name != "auto":
+        if name not in DTYPES:
+            raise ModelLoadError(f"model.dtype: {name!r} is not one of auto, {', '.join(DTYPES)}")
+        return DTYPES[name]
+    if name_or_path is None:
+        return torch.float32
+    return checkpoint_dtype(name_or_path, trust_remote_code)
+
+
+def adapter_base(path: str | Path) -> str | None:
+    """The base model recorded in a peft adapter directory, or None for a full checkpoint."""
+    cfg = Path(path) / "adapter_config.json"
+    if not cfg.is_file():
+        return None
+    base = json.loads(cfg.read_text()).get("base_model_name_or_path")
+    if not base:
+        raise ModelLoadError(f"{cfg}: base_model_name_or_path is missing: cannot find the base")
+    return base
+
+
+def local_or_hub(name_or_path: str | Path) -> str:
+    """An existing local directory as an absolute path (so that adapters record a base that
+    can be found from anywhere); otherwise a hub id. A path that looks local and does not
+    exist is an error here, not a confusing hub lookup later."""
+    p = Path(name_or_path).expanduser()
+    if p.is_dir():
+        return str(p.resolve())
+    text = str(name_or_path)
+    if p.exists() or text.startswith(("/", ".", "~")) or text.count("/") > 1:
+        raise ModelLoadError(f"model.path: {text}: no such model directory")
+    return text
+
+
 def load_policy(
     name_or_path: str | Path,
-    dtype: str = "float32",
+    dtype: str | torch.dtype = "auto",
     trust_remote_code: bool = False,
     lora: dict | None = None,
+    device: str | torch.device = "cpu",
+    trainable: bool = True,
 ) -> Policy:
-    """Load any HF causal LM (a local checkpoint directory, or a hub id when online).
+    """Load any HF causal LM: a local checkpoint directory, a hub id (when online), or a peft
+    adapter directory written by ``Policy.save`` (its recorded base is loaded, then the adapter,
+    trainable so that training continues across iterations).
 
-    ``lora``: optional peft LoraConfig keyword arguments (e.g. ``{"r": 16, "lora_alpha": 32}``)
-    to train adapters instead of the full model.
+    ``lora``: peft LoraConfig keyword arguments (e.g. ``{"r": 16, "lora_alpha": 32}``) to wrap a
+    full checkpoint in new adapters. ``dtype``: a torch dtype or its name, ``auto`` = the
+    checkpoint's own. ``trainable=False`` loads for decoding only.
     """
-    tok = AutoTokenizer.from_pretrained(name_or_path, trust_remote_code=trust_remote_code)
-    if tok.pad_token is None:
+    name_or_path = local_or_hub(name_or_path)
+    base = adapter_base(name_or_path)
+    if isinstance(dtype, str):
+        dtype = resolve_dtype(dtype, name_or_path, trust_remote_code)
+    device = resolve_device(device) if isinstance(device, str) else device
+    try:
+        tok = AutoTokenizer.from_pretrained(name_or_path, trust_remote_code=trust_remote_code)
+        model = AutoModelForCausalLM.from_pretrained(
+            base or name_or_path, dtype=dtype, trust_remote_code=trust_remote_code
+        )
+    except (OSError, ValueError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ModelLoadError(f"model.path: {name_or_path}: cannot load ({first})") from None
+    check_tokenizer(tok, name_or_path)
+    if tok.pad_token is None:  # padding is masked out everywhere; any id will do
         tok.pad_token = tok.eos_token
-    model = AutoModelForCausalLM.from_pretrained(
-        name_or_path, dtype=getattr(torch, dtype), trust_remote_code=trust_remote_code
-    )
     if model.config.pad_token_id is None:
         model.config.pad_token_id = tok.pad_token_id
-    if lora:
-        from peft import LoraConfig, get_peft_model
+    if base is not None:
+        from peft import PeftModel
 
-        model = get_peft_model(model, LoraConfig(task_type="CAUSAL_LM", **lora))
+        model = PeftModel.from_pretrained(model, name_or_path, is_trainable=trainable)
+    elif lora:
+        from peft import get_peft_model
+
+        model = get_peft_model(model, lora_config(lora))
+    model.to(device)
+    if not trainable:
+        model.eval()
     return Policy(model, tok)
+
+
+def check_tokenizer(tok: PreTrainedTokenizerBase, where: str | Path) -> None:
+    if tok.eos_token_id is None:
+        raise ModelLoadError(
+            f"{where}: the tokenizer has no EOS token: set eos_token in its tokenizer_config.json"
+        )
+
+
+def lora_config(lora: dict):
+    """A peft ``LoraConfig`` for a causal LM; peft's own objections as one line."""
+    from peft import LoraConfig
+
+    try:
+        return LoraConfig(task_type="CAUSAL_LM", **lora)
+    except (TypeError, ValueError) as e:
+        raise ModelLoadError(f"model.lora: {e}") from None
