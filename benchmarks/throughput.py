@@ -15,7 +15,7 @@ import time
 import torch
 
 from tripost.loop import gold_samples
-from tripost.policy.generation import generate
+from tripost.policy.generation import Sampling, generate
 from tripost.policy.model import TinyModelConfig, build_tiny_policy
 from tripost.tasks import get_task
 from tripost.training import TrainConfig, train_policy
@@ -66,15 +66,8 @@ def main() -> None:
             s = train_policy(policy, samples, cfg)
             train[bf16].append(s["tokens"] / s["seconds"])
             t0 = time.time()
-            outs = generate(
-                policy,
-                prompts,
-                args.gen_tokens,
-                temperature=1.0,
-                batch_size=args.gen_batch,
-                bf16=bf16,
-                seed=0,
-            )
+            sampling = Sampling(args.gen_tokens, 1.0, args.gen_batch, bf16, "loop")
+            outs = generate(policy, prompts, sampling, seed=0)
             gen[bf16].append(sum(len(o) + 1 for o in outs) / (time.time() - t0))
     for name, d in (("train tokens/s", train), ("generate tokens/s", gen)):
         f32, b16 = statistics.median(d[False]), statistics.median(d[True])
