@@ -9,7 +9,7 @@ from tripost.tasks.base import Task, check_text, is_correct, read_problems
 
 
 def _arithmetic(**kw: Any) -> Task:
-    from tripost.tasks.arithmetic import MultistepArithmetic
+    from tripost.tasks.arithmetic.task import MultistepArithmetic
 
     return MultistepArithmetic(**kw)
 
