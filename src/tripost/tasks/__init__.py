@@ -15,7 +15,7 @@ def _arithmetic(**kw: Any) -> Task:
 
 
 def _word_sorting(**kw: Any) -> Task:
-    from tripost.tasks.word_sorting import WordSorting
+    from tripost.tasks.word_sorting.task import WordSorting
 
     return WordSorting(**kw)
 

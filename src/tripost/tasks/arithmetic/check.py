@@ -24,14 +24,8 @@ from tripost.trajectory import FINAL, Attempt, Feedback, Step
 _DECOMP_RE = re.compile(
     r'^This equation can be written as "(?P<pat>[^"\n]*)", where (?P<defs>.+?)\.?\s*$'
 )
-
-
 _CALC_RE = re.compile(r"^Let's calculate (?P<letter>\S+) = (?P<body>.+?)(?P<period>\.?)\s*$")
-
-
 _FINAL_EQ_RE = re.compile(r"^Then, the final equation is (?P<body>.+?)(?P<period>\.?)\s*$")
-
-
 _DEF_RE = re.compile(r"(\S+) = (.+)")
 
 

@@ -29,8 +29,6 @@ from string import ascii_uppercase
 from tripost.trajectory import FINAL, Attempt, Step
 
 OPS = ("+", "-", "*")
-
-
 LETTERS = ascii_uppercase
 
 
@@ -63,11 +61,7 @@ class Group:
 
 
 Tree = int | str | Node | Group
-
-
 _TOKEN_RE = re.compile(r"\d+|[A-Z]|[-+*()]")
-
-
 _NEG_RE = re.compile(r"-\d+")
 
 

@@ -44,10 +44,7 @@ from tripost.trajectory import FINAL, Attempt, Feedback, Problem
 
 log = logging.getLogger(__name__)
 
-
 SEEN_BUCKETS = ["l3_d2", "l3_d22", "l4_d2", "l4_d22"]
-
-
 UNSEEN_BUCKETS = ["l3_d222", "l4_d222", "l5_d2", "l5_d22", "l6_d2", "l6_d22"]
 
 
