@@ -27,7 +27,7 @@ def _dates(**kw: Any) -> Task:
 
 
 def _logical_deduction(**kw: Any) -> Task:
-    from tripost.tasks.logical_deduction import LogicalDeduction
+    from tripost.tasks.logical_deduction.task import LogicalDeduction
 
     return LogicalDeduction(**kw)
 
