@@ -21,7 +21,7 @@ def _word_sorting(**kw: Any) -> Task:
 
 
 def _dates(**kw: Any) -> Task:
-    from tripost.tasks.dates import DateUnderstanding
+    from tripost.tasks.dates.task import DateUnderstanding
 
     return DateUnderstanding(**kw)
 
