@@ -34,7 +34,7 @@ def _logical_deduction(**kw: Any) -> Task:
 
 def _custom(config: Any = None, **kw: Any) -> Task:
     """A user's task: ``config`` is the path of its task YAML (or the dict itself)."""
-    from tripost.tasks.custom import CustomTask
+    from tripost.tasks.custom.task import CustomTask
 
     if config is None:
         raise ValueError("task 'custom' needs a task config (task_options.config or --task-config)")
