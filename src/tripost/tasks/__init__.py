@@ -1,4 +1,5 @@
-"""Task registry: a task is chosen by name. Adding a task = one module + one line here."""
+"""Task registry: a task is chosen by name. Adding a task = one package (``tasks/<name>/`` with
+``task.py``, ``model.py``, ``generate.py``, ``check.py``) + one line here."""
 
 from __future__ import annotations
 
