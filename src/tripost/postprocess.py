@@ -21,13 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tripost.editing import DIRECT, FEEDBACK_ONLY, IMPROVED, EditRecord
 from tripost.training import Sample
-from tripost.trajectory import (
-    FEEDBACK_PREFIX,
-    UPDATE_PREFIX,
-    Attempt,
-    Feedback,
-    render_prompt,
-)
+from tripost.trajectory import Attempt, Feedback, Trajectory
 
 IMPROVEMENT, NON_IMPROVEMENT, GOLD = "improvement", "non_improvement", "gold"
 
@@ -55,18 +49,11 @@ class TrainItem:
     def to_sample(self, weights: LossWeights, instruction: str = "") -> Sample:
         """Weighted segments: prompt, first attempt, then feedback + updates."""
         first_wrong = bool(self.feedbacks) and not self.feedbacks[0].correct
-        rest = ""
-        for i, att in enumerate(self.attempts):
-            if i > 0:
-                rest += f"\n{UPDATE_PREFIX}{instruction}\n{att.render()}"
-            if i < len(self.feedbacks):
-                rest += f"\n{FEEDBACK_PREFIX}{self.feedbacks[i].render()}"
+        trajectory = Trajectory(self.question, self.attempts, self.feedbacks, instruction)
+        prompt, first, rest = trajectory.segments()
         segments = [
-            (render_prompt(self.question, instruction), weights.prompt_weight),
-            (
-                self.attempts[0].render(),
-                weights.wrong_attempt_weight if first_wrong else weights.attempt_weight,
-            ),
+            (prompt, weights.prompt_weight),
+            (first, weights.wrong_attempt_weight if first_wrong else weights.attempt_weight),
         ]
         if rest:
             segments.append((rest, weights.feedback_weight))

@@ -59,7 +59,6 @@ EVENTS = (
     "concert party exam wedding trip meeting game interview parade picnic workshop festival"
 ).split()
 EVENT_RE = "(?:" + "|".join(EVENTS) + ")"
-UNITS = ("day", "week", "month", "year")
 
 
 def long_date(d: date) -> str:
