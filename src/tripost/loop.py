@@ -27,7 +27,7 @@ from tripost.postprocess import build_train_set
 from tripost.report import write_report
 from tripost.rundir import RunDir
 from tripost.tasks import Task, get_task, read_problems
-from tripost.training import Sample, train_policy
+from tripost.training import LossWeights, Sample, train_policy
 from tripost.trajectory import Problem, render_prompt
 
 log = logging.getLogger(__name__)
@@ -149,14 +149,20 @@ def save_checkpoint(rd: RunDir, policy: Policy, name: str) -> None:
     tmp.rename(final)
 
 
-def gold_samples(task: Task, problems: list[Problem]) -> list[Sample]:
-    """SFT samples: prompt (weight 0) + gold rationale (weight 1) + EOS."""
+def gold_samples(task: Task, problems: list[Problem], weights: LossWeights) -> list[Sample]:
+    """SFT samples: prompt + gold rationale + EOS, weighted as the iterations weigh a prompt
+    and a correct first attempt."""
     out = []
     for p in problems:
         gold = task.solve(p)
         if gold is not None:
             out.append(
-                Sample(((render_prompt(p.question, task.instruction), 0.0), (gold.render(), 1.0)))
+                Sample(
+                    (
+                        (render_prompt(p.question, task.instruction), weights.prompt_weight),
+                        (gold.render(), weights.attempt_weight),
+                    )
+                )
             )
     return out
 
@@ -164,7 +170,7 @@ def gold_samples(task: Task, problems: list[Problem]) -> list[Sample]:
 def train_sft(rd: RunDir, task: Task, cfg: RunConfig) -> dict:
     word_vocab = not cfg.model.path and cfg.model.tiny.tokenizer == "word"
     needed = cfg.sft.steps != 0 or word_vocab
-    samples = gold_samples(task, load_problems(rd, "train")) if needed else []
+    samples = gold_samples(task, load_problems(rd, "train"), cfg.loss) if needed else []
     if cfg.model.path:
         policy = load_policy(
             cfg.model.path, cfg.model.dtype, cfg.model.trust_remote_code, cfg.model.lora
@@ -184,7 +190,8 @@ def train_sft_more(rd: RunDir, task: Task, cfg: RunConfig, steps: int) -> dict:
     optimizer steps (same batch size and schedule) as all TriPosT iterations together."""
     policy = load_checkpoint(rd, "sft")
     tcfg = cfg.train.model_copy(update={"steps": max(1, steps)})
-    stats = train_policy(policy, gold_samples(task, load_problems(rd, "train")), tcfg, cfg.seed + 7)
+    samples = gold_samples(task, load_problems(rd, "train"), cfg.loss)
+    stats = train_policy(policy, samples, tcfg, cfg.seed + 7)
     save_checkpoint(rd, policy, "sft_more")
     return stats
 

@@ -17,25 +17,11 @@ import random
 from collections import Counter
 from dataclasses import dataclass
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from tripost.editing import DIRECT, FEEDBACK_ONLY, IMPROVED, EditRecord
-from tripost.training import Sample
+from tripost.training import LossWeights, Sample
 from tripost.trajectory import Attempt, Feedback, Trajectory
 
 IMPROVEMENT, NON_IMPROVEMENT, GOLD = "improvement", "non_improvement", "gold"
-
-
-class LossWeights(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    feedback_weight: float = Field(
-        1.5, description="weight w of tokens from the first 'Feedback:' on"
-    )
-    attempt_weight: float = Field(1.0, description="weight of a (correct) first attempt")
-    wrong_attempt_weight: float = Field(
-        1.0, description="weight of a wrong first attempt that is followed by feedback"
-    )
-    prompt_weight: float = Field(0.0, description="weight of the question prompt")
 
 
 @dataclass(frozen=True)
