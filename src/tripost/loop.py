@@ -18,7 +18,7 @@ import torch
 from transformers.utils import logging as hf_logging
 
 from tripost.config import ConfigError, RunConfig, dump_config
-from tripost.editing import edit_rollouts
+from tripost.editing import EditRecord, edit_rollouts
 from tripost.evaluation import bucket_rows, outcome_json, result_rows, self_improve
 from tripost.experts import build_feedback, build_improvement
 from tripost.policy.generation import generate
@@ -263,16 +263,8 @@ def _reason_key(reason: str | None) -> str:
 
 
 def train_set_stage(rd: RunDir, task: Task, cfg: RunConfig, it: str) -> dict:
-    from tripost.editing import EditRecord
-    from tripost.trajectory import Trajectory
-
-    records = []
-    for row in rd.read_jsonl(f"{it}/edits.jsonl"):
-        rec = EditRecord(Problem.from_json(row["problem"]), row["rollout"], row["kind"])
-        if row["trajectory"]:
-            traj = Trajectory.parse(row["trajectory"], task.instruction)
-            rec.attempts, rec.feedbacks = list(traj.attempts), list(traj.feedbacks)
-        records.append(rec)
+    rows = rd.read_jsonl(f"{it}/edits.jsonl")
+    records = [EditRecord.from_json(row, task.instruction) for row in rows]
     gold = []
     if cfg.postprocess.gold:
         for rec in records:
