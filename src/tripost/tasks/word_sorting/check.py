@@ -48,6 +48,7 @@ def first_line(text: str) -> str:
 def diagnose_step(text: str, gold: GoldStep) -> Diagnosis | None:
     """Why ``text`` is not the gold step: (segment, reason), or None when its content is right.
 
+    >>> from tripost.tasks.word_sorting.model import plan
     >>> g = plan(("same", "dot"))[0]
     >>> diagnose_step('The first letter: "same"="s" (18), "dot"="d" (4).', g)
     ('"same"="s" (18)', 'the rank of "s" is 19, not 18')
