@@ -19,7 +19,7 @@ from tripost.evaluation import EvalConfig, metrics, self_improve
 from tripost.loop import gold_samples
 from tripost.policy.model import TinyModelConfig, build_tiny_policy
 from tripost.tasks import get_task
-from tripost.training import Sample, TrainConfig, train_policy
+from tripost.training import LossWeights, Sample, TrainConfig, train_policy
 from tripost.trajectory import render_prompt
 
 
@@ -68,7 +68,7 @@ def main() -> None:
         return
     task = get_task("multistep_arithmetic")
     rng = random.Random(0)
-    samples = gold_samples(task, [task.generate(rng, "seen") for _ in range(20000)])
+    samples = gold_samples(task, [task.generate(rng, "seen") for _ in range(20000)], LossWeights())
     policy = build_tiny_policy(TinyModelConfig())
     cfg = TrainConfig(
         steps=args.steps,

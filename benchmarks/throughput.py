@@ -18,7 +18,7 @@ from tripost.loop import gold_samples
 from tripost.policy.generation import Sampling, generate
 from tripost.policy.model import TinyModelConfig, build_tiny_policy
 from tripost.tasks import get_task
-from tripost.training import TrainConfig, train_policy
+from tripost.training import LossWeights, TrainConfig, train_policy
 from tripost.trajectory import render_prompt
 
 
@@ -37,7 +37,7 @@ def main() -> None:
     task = get_task("multistep_arithmetic")
     rng = random.Random(0)
     problems = [task.generate(rng, "seen") for _ in range(512)]
-    samples = gold_samples(task, problems)
+    samples = gold_samples(task, problems, LossWeights())
     tiny = TinyModelConfig(
         hidden_size=args.hidden,
         num_layers=args.layers,

@@ -16,8 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from tripost.evaluation import EvalConfig
 from tripost.policy.generation import Sampling
 from tripost.policy.model import TinyModelConfig
-from tripost.postprocess import LossWeights
-from tripost.training import TrainConfig
+from tripost.training import LossWeights, TrainConfig
 
 
 class ConfigError(ValueError):

@@ -34,11 +34,14 @@ from tripost.trajectory import (
 log = logging.getLogger(__name__)
 
 DIRECT, IMPROVED, FEEDBACK_ONLY, DROPPED = "direct", "improved", "feedback_only", "dropped"
+#: a record waiting for an improvement round; only while editing: every one ends in another kind
+PENDING = "pending"
 
 
 @dataclass
 class EditRecord:
-    """The outcome of editing one rollout."""
+    """The outcome of editing one rollout: ``kind`` is DIRECT, IMPROVED, FEEDBACK_ONLY or
+    DROPPED (PENDING while it waits for an improvement round)."""
 
     problem: Problem
     rollout: str
@@ -49,7 +52,6 @@ class EditRecord:
     rounds: int = 0
     #: index of the first attempt written by the expert (len(attempts) if none)
     first_expert_attempt: int = 0
-    _pending: bool = False
 
     def trajectory(self, instruction: str = "") -> Trajectory | None:
         if self.kind == DROPPED:
@@ -59,7 +61,7 @@ class EditRecord:
         )
 
     def drop(self, reason: str) -> None:
-        self.kind, self.drop_reason, self._pending = DROPPED, reason, False
+        self.kind, self.drop_reason = DROPPED, reason
 
     def to_json(self, instruction: str = "") -> dict[str, Any]:
         traj = self.trajectory(instruction)
@@ -72,6 +74,23 @@ class EditRecord:
             "first_expert_attempt": self.first_expert_attempt,
             "trajectory": traj.render() if traj else None,
         }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any], instruction: str = "") -> EditRecord:
+        """The record :meth:`to_json` wrote, its trajectory parsed back into attempts and
+        feedbacks."""
+        rec = cls(
+            Problem.from_json(d["problem"]),
+            d["rollout"],
+            d["kind"],
+            drop_reason=d.get("drop_reason"),
+            rounds=d.get("rounds", 0),
+            first_expert_attempt=d.get("first_expert_attempt", 0),
+        )
+        if d.get("trajectory"):
+            traj = Trajectory.parse(d["trajectory"], instruction)
+            rec.attempts, rec.feedbacks = list(traj.attempts), list(traj.feedbacks)
+        return rec
 
 
 def step_order(label: str | None) -> tuple[float, ...]:
@@ -139,7 +158,7 @@ def _walk_policy_attempts(records, split, fbk: FeedbackModule) -> None:
                 if i == 0:
                     records[r].drop(f"malformed attempt: {e}")
                 else:  # the policy's update is malformed: the expert improves the last attempt
-                    records[r]._pending = True
+                    records[r].kind = PENDING
         results = fbk.give_feedback(
             [records[r].problem for r, _ in items], [a.render() for _, a in items]
         )
@@ -161,7 +180,7 @@ def _walk_policy_attempts(records, split, fbk: FeedbackModule) -> None:
             elif agreed and i + 1 < len(attempts):
                 nxt.append(r)  # the policy's own critique was right: follow its update
             else:
-                rec._pending = True
+                rec.kind = PENDING
             rec.first_expert_attempt = len(rec.attempts)
         walking = nxt
         i += 1
@@ -182,7 +201,7 @@ def _parse_own(text: str) -> Feedback | None:
 def _improve(records, fbk: FeedbackModule, imp: ImprovementModule, max_rounds: int) -> None:
     """Step 2: IMP -> FBK rounds with progress checks and the regression rule."""
     for _ in range(max_rounds):
-        pending = [r for r in records if r._pending]
+        pending = [r for r in records if r.kind == PENDING]
         if not pending:
             break
         results = imp.improve(
@@ -206,13 +225,13 @@ def _improve(records, fbk: FeedbackModule, imp: ImprovementModule, max_rounds: i
                 rec.drop_reason = f"feedback failed: {res.drop_reason}"
                 continue
             if _regressed(rec.feedbacks[-1], res.feedback):
-                rec.kind, rec._pending = FEEDBACK_ONLY, False  # regression: keep the critique only
+                rec.kind = FEEDBACK_ONLY  # regression: keep the critique only
                 continue
             rec.attempts.append(new)
             rec.feedbacks.append(res.feedback)
             rec.drop_reason = None
             if res.feedback.correct:
-                rec.kind, rec._pending = IMPROVED, False
+                rec.kind = IMPROVED
     for rec in records:
-        if rec._pending:
+        if rec.kind == PENDING:
             rec.drop(f"no improvement round succeeded ({rec.drop_reason or 'still wrong'})")

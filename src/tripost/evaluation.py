@@ -25,7 +25,7 @@ from tripost.policy.generation import Sampling, generate, truncate_rounds
 from tripost.policy.model import Policy
 from tripost.policy.prompting import PromptFormat
 from tripost.tasks.base import Task, is_correct
-from tripost.trajectory import STOP_PHRASE, Problem, split_continuation
+from tripost.trajectory import Problem, says_correct, split_continuation
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ def score_output(task: Task, problem: Problem, output: str, rounds: int) -> Outc
     attempts, feedbacks = split_continuation(output, task.instruction, trim=True)
     first = is_correct(task, problem, attempts[0])
     final = is_correct(task, problem, attempts[-1])
-    flagged = bool(feedbacks) and STOP_PHRASE not in feedbacks[0]
+    flagged = bool(feedbacks) and not says_correct(feedbacks[0])
     return Outcome(
         problem.question,
         problem.bucket,

@@ -21,7 +21,7 @@ from transformers import AutoTokenizer
 from transformers.utils import logging as hf_logging
 
 from tripost.config import ConfigError, RunConfig, dump_config
-from tripost.editing import edit_rollouts
+from tripost.editing import EditRecord, edit_rollouts
 from tripost.evaluation import bucket_rows, outcome_json, result_rows, self_improve
 from tripost.experts import build_feedback, build_improvement
 from tripost.policy.generation import generate
@@ -42,7 +42,7 @@ from tripost.postprocess import build_train_set
 from tripost.report import write_report
 from tripost.rundir import RunDir
 from tripost.tasks import Task, get_task, read_problems
-from tripost.training import Sample, train_policy
+from tripost.training import LossWeights, Sample, train_policy
 from tripost.trajectory import Problem, render_prompt
 
 log = logging.getLogger(__name__)
@@ -216,14 +216,20 @@ def save_checkpoint(rd: RunDir, policy: Policy, name: str, cfg: RunConfig | None
     tmp.rename(final)
 
 
-def gold_samples(task: Task, problems: list[Problem]) -> list[Sample]:
-    """SFT samples: prompt (weight 0) + gold rationale (weight 1) + EOS."""
+def gold_samples(task: Task, problems: list[Problem], weights: LossWeights) -> list[Sample]:
+    """SFT samples: prompt + gold rationale + EOS, weighted as the iterations weigh a prompt
+    and a correct first attempt."""
     out = []
     for p in problems:
         gold = task.solve(p)
         if gold is not None:
             out.append(
-                Sample(((render_prompt(p.question, task.instruction), 0.0), (gold.render(), 1.0)))
+                Sample(
+                    (
+                        (render_prompt(p.question, task.instruction), weights.prompt_weight),
+                        (gold.render(), weights.attempt_weight),
+                    )
+                )
             )
     return out
 
@@ -231,7 +237,7 @@ def gold_samples(task: Task, problems: list[Problem]) -> list[Sample]:
 def train_sft(rd: RunDir, task: Task, cfg: RunConfig) -> dict:
     word_vocab = not cfg.model.path and cfg.model.tiny.tokenizer == "word"
     needed = cfg.sft.steps != 0 or word_vocab
-    samples = gold_samples(task, load_problems(rd, "train")) if needed else []
+    samples = gold_samples(task, load_problems(rd, "train"), cfg.loss) if needed else []
     m = cfg.model
     if m.path:
         dtype = _decode_dtype(m.dtype, local_or_hub(m.path), m.trust_remote_code)
@@ -254,7 +260,7 @@ def train_sft_more(rd: RunDir, task: Task, cfg: RunConfig, steps: int) -> dict:
     optimizer steps (same batch size and schedule) as all TriPosT iterations together."""
     policy = load_checkpoint(rd, "sft", cfg, train=True)
     tcfg = cfg.train.model_copy(update={"steps": max(1, steps)})
-    samples = gold_samples(task, load_problems(rd, "train"))
+    samples = gold_samples(task, load_problems(rd, "train"), cfg.loss)
     stats = train_policy(policy, samples, tcfg, cfg.seed + 7, prompt_format(cfg, policy))
     save_checkpoint(rd, policy, "sft_more", cfg)
     return stats
@@ -328,16 +334,8 @@ def _reason_key(reason: str | None) -> str:
 
 
 def train_set_stage(rd: RunDir, task: Task, cfg: RunConfig, it: str) -> dict:
-    from tripost.editing import EditRecord
-    from tripost.trajectory import Trajectory
-
-    records = []
-    for row in rd.read_jsonl(f"{it}/edits.jsonl"):
-        rec = EditRecord(Problem.from_json(row["problem"]), row["rollout"], row["kind"])
-        if row["trajectory"]:
-            traj = Trajectory.parse(row["trajectory"], task.instruction)
-            rec.attempts, rec.feedbacks = list(traj.attempts), list(traj.feedbacks)
-        records.append(rec)
+    rows = rd.read_jsonl(f"{it}/edits.jsonl")
+    records = [EditRecord.from_json(row, task.instruction) for row in rows]
     gold = []
     if cfg.postprocess.gold:
         for rec in records:

@@ -17,31 +17,11 @@ import random
 from collections import Counter
 from dataclasses import dataclass
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from tripost.editing import DIRECT, FEEDBACK_ONLY, IMPROVED, EditRecord
-from tripost.training import Sample
-from tripost.trajectory import (
-    FEEDBACK_PREFIX,
-    UPDATE_PREFIX,
-    Attempt,
-    Feedback,
-    render_prompt,
-)
+from tripost.training import LossWeights, Sample
+from tripost.trajectory import Attempt, Feedback, Trajectory
 
 IMPROVEMENT, NON_IMPROVEMENT, GOLD = "improvement", "non_improvement", "gold"
-
-
-class LossWeights(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    feedback_weight: float = Field(
-        1.5, description="weight w of tokens from the first 'Feedback:' on"
-    )
-    attempt_weight: float = Field(1.0, description="weight of a (correct) first attempt")
-    wrong_attempt_weight: float = Field(
-        1.0, description="weight of a wrong first attempt that is followed by feedback"
-    )
-    prompt_weight: float = Field(0.0, description="weight of the question prompt")
 
 
 @dataclass(frozen=True)
@@ -55,18 +35,11 @@ class TrainItem:
     def to_sample(self, weights: LossWeights, instruction: str = "") -> Sample:
         """Weighted segments: prompt, first attempt, then feedback + updates."""
         first_wrong = bool(self.feedbacks) and not self.feedbacks[0].correct
-        rest = ""
-        for i, att in enumerate(self.attempts):
-            if i > 0:
-                rest += f"\n{UPDATE_PREFIX}{instruction}\n{att.render()}"
-            if i < len(self.feedbacks):
-                rest += f"\n{FEEDBACK_PREFIX}{self.feedbacks[i].render()}"
+        trajectory = Trajectory(self.question, self.attempts, self.feedbacks, instruction)
+        prompt, first, rest = trajectory.segments()
         segments = [
-            (render_prompt(self.question, instruction), weights.prompt_weight),
-            (
-                self.attempts[0].render(),
-                weights.wrong_attempt_weight if first_wrong else weights.attempt_weight,
-            ),
+            (prompt, weights.prompt_weight),
+            (first, weights.wrong_attempt_weight if first_wrong else weights.attempt_weight),
         ]
         if rest:
             segments.append((rest, weights.feedback_weight))

@@ -55,6 +55,21 @@ class TrainConfig(BaseModel):
     )
 
 
+class LossWeights(BaseModel):
+    """The loss weight of each part of a sample, the same for SFT, the iterations and the
+    compute-matched control (``loss`` in the run config)."""
+
+    model_config = ConfigDict(extra="forbid")
+    feedback_weight: float = Field(
+        1.5, description="weight w of tokens from the first 'Feedback:' on"
+    )
+    attempt_weight: float = Field(1.0, description="weight of a (correct) first attempt")
+    wrong_attempt_weight: float = Field(
+        1.0, description="weight of a wrong first attempt that is followed by feedback"
+    )
+    prompt_weight: float = Field(0.0, description="weight of the question prompt")
+
+
 @dataclass(frozen=True)
 class Sample:
     """Text segments with loss weights; ``eos`` appends EOS (weight of the last segment)."""

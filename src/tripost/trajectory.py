@@ -27,6 +27,8 @@ ANSWER_PREFIX = "Answer: Let's think step by step."
 UPDATE_PREFIX = "Updated Answer: Let's think step by step."
 FEEDBACK_PREFIX = "Feedback: "
 STOP_PHRASE = "The final response is also correct."
+#: what precedes a feedback after its attempt
+FEEDBACK_MARKER = f"\n{FEEDBACK_PREFIX}"
 
 _STEP_RE = re.compile(r"^\((\d+(?:\.\d+)*|Final response)\) ?(.*)$")
 
@@ -186,7 +188,7 @@ class Feedback:
 
 _FEEDBACK_RE = re.compile(
     r"^(?:Step \((?P<one>[^()]+)\) is correct\. |Step \((?P<a>[^()]+)\) to step \((?P<b>[^()]+)\) are correct\. )?"
-    r"(?:(?P<stop>The final response is also correct\.)"
+    rf"(?:(?P<stop>{re.escape(STOP_PHRASE)})"
     r'|In step \((?P<step>[^()]+)\) the part "(?P<seg>.*)" is incorrect\. This is because (?P<reason>.*)\.)$',
     re.DOTALL,
 )
@@ -195,6 +197,17 @@ _FEEDBACK_RE = re.compile(
 def render_prompt(question: str, instruction: str = "") -> str:
     """The prompt the policy continues: ``Q: ...\\nAnswer: Let's think step by step.<instr>\\n``."""
     return f"Q: {question}\n{ANSWER_PREFIX}{instruction}\n"
+
+
+def update_marker(instruction: str = "") -> str:
+    """The line between a feedback and the updated attempt that follows it:
+    ``"\\nUpdated Answer: Let's think step by step.<instruction>\\n"``."""
+    return f"\n{UPDATE_PREFIX}{instruction}\n"
+
+
+def says_correct(feedback_text: str) -> bool:
+    """Whether a (model-written) feedback text ends the trajectory: it has the stop phrase."""
+    return STOP_PHRASE in feedback_text
 
 
 @dataclass(frozen=True)
@@ -213,14 +226,20 @@ class Trajectory:
             raise ValueError(f"a trajectory needs n attempts and n or n-1 feedbacks, got {n}/{m}")
 
     def render(self) -> str:
-        parts = [render_prompt(self.question, self.instruction)]
+        return "".join(self.segments())
+
+    def segments(self) -> tuple[str, str, str]:
+        """The text in the three parts a training sample weighs differently: the prompt, the
+        first attempt, and the rest (feedbacks and updated attempts; empty when there is none).
+        They join into :meth:`render`."""
+        rest = []
         for i, att in enumerate(self.attempts):
             if i > 0:
-                parts.append(f"\n{UPDATE_PREFIX}{self.instruction}\n")
-            parts.append(att.render())
+                rest.append(update_marker(self.instruction) + att.render())
             if i < len(self.feedbacks):
-                parts.append(f"\n{FEEDBACK_PREFIX}{self.feedbacks[i].render()}")
-        return "".join(parts)
+                rest.append(f"{FEEDBACK_MARKER}{self.feedbacks[i].render()}")
+        prompt = render_prompt(self.question, self.instruction)
+        return prompt, self.attempts[0].render(), "".join(rest)
 
     @classmethod
     def parse(cls, text: str, instruction: str = "") -> Trajectory:
@@ -250,7 +269,7 @@ def split_continuation(
     model wrote after it that is not a ``Feedback:`` is dropped, and so is everything after
     it (``"(1) ...\n(Final response) So the answer is 5.\n(2) junk"`` -> ``"(1) ...\n(Final
     response) So the answer is 5."``, no feedback): the answer is the one the model gave."""
-    update = f"\n{UPDATE_PREFIX}{instruction}\n"
+    update = update_marker(instruction)
     attempts: list[str] = []
     feedbacks: list[str] = []
     for i, chunk in enumerate(text.split(update)):
@@ -258,7 +277,7 @@ def split_continuation(
             # an update without feedback before it: treat the marker as text of the attempt
             attempts[-1] += update + chunk
             continue
-        att, sep, fb = chunk.partition(f"\n{FEEDBACK_PREFIX}")
+        att, sep, fb = chunk.partition(FEEDBACK_MARKER)
         cut = _end_of_final_line(att) if trim else len(att)
         attempts.append(att[:cut])
         if cut < len(att):

@@ -10,7 +10,7 @@ import pytest
 
 from tripost.tasks import get_task
 from tripost.tasks.arithmetic import SEEN_BUCKETS, UNSEEN_BUCKETS, MultistepArithmetic
-from tripost.tasks.arithmetic_expr import (
+from tripost.tasks.arithmetic.model import (
     ExprError,
     chain_error,
     evaluate,

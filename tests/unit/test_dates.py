@@ -11,10 +11,10 @@ import pytest
 
 from tripost.tasks import Task, check_text, get_task
 from tripost.tasks.dates import DateUnderstanding
-from tripost.tasks.dates_calendar import Offset, parse_date, parse_offset
-from tripost.tasks.dates_claims import literal_like
-from tripost.tasks.dates_gen import STATEMENTS, chain
-from tripost.tasks.dates_parse import parse_premise, parse_question
+from tripost.tasks.dates.calendar import Offset, parse_date, parse_offset
+from tripost.tasks.dates.check import literal_like
+from tripost.tasks.dates.generate import STATEMENTS, chain
+from tripost.tasks.dates.model import parse_premise, parse_question
 from tripost.trajectory import FINAL, Attempt, Feedback
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"

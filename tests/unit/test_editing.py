@@ -3,7 +3,16 @@ import random
 import pytest
 
 from tests.toy import ToyTask
-from tripost.editing import DIRECT, DROPPED, FEEDBACK_ONLY, IMPROVED, check_update, edit_rollouts
+from tripost.editing import (
+    DIRECT,
+    DROPPED,
+    FEEDBACK_ONLY,
+    IMPROVED,
+    PENDING,
+    EditRecord,
+    check_update,
+    edit_rollouts,
+)
 from tripost.experts import ExpertStats, ImprovementResult, ScriptedFeedback, ScriptedImprovement
 from tripost.trajectory import Attempt, Feedback
 
@@ -130,3 +139,27 @@ def test_batch_editing_counts_every_rollout():
     recs = edit_rollouts(problems, rollouts, ScriptedFeedback(TASK), ScriptedImprovement(TASK))
     assert [r.kind for r in recs] == [IMPROVED, DIRECT] * 10
     assert all(Feedback.parse(f.render()) == f for r in recs for f in r.feedbacks)
+
+
+ROLLOUTS = [
+    GOOD,  # direct
+    BAD2,  # improved by the expert
+    BAD2 + "\nFeedback: " + fb_for(BAD2) + UPD + BAD1,  # feedback only (regression)
+    "I think the answer is 9",  # dropped
+]
+
+
+def test_edit_record_reads_back_what_to_json_wrote():
+    recs = edit_rollouts([P] * 4, ROLLOUTS, ScriptedFeedback(TASK), ScriptedImprovement(TASK))
+    assert [r.kind for r in recs] == [DIRECT, IMPROVED, FEEDBACK_ONLY, DROPPED]
+    for rec in recs:
+        back = EditRecord.from_json(rec.to_json(" Go."), " Go.")
+        assert back == rec
+        assert back.to_json(" Go.") == rec.to_json(" Go.")
+
+
+def test_no_record_is_left_pending_after_editing():
+    recs = edit_rollouts([P] * 4, ROLLOUTS, ScriptedFeedback(TASK), NoImprovement(), max_rounds=1)
+    assert PENDING not in {r.kind for r in recs}
+    assert [r.kind for r in recs] == [DIRECT, DROPPED, FEEDBACK_ONLY, DROPPED]
+    assert "no improvement round succeeded (the server said no)" == recs[1].drop_reason

@@ -11,7 +11,7 @@ import pytest
 
 from tripost.tasks import check_text, get_task
 from tripost.tasks.logical_deduction import LogicalDeduction
-from tripost.tasks.logical_deduction_parse import DOMAINS, parse_question, parse_sentence
+from tripost.tasks.logical_deduction.model import DOMAINS, parse_question, parse_sentence
 from tripost.trajectory import FINAL, Attempt, Feedback, Problem, Step
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"

@@ -5,17 +5,19 @@ import pytest
 from tests.toy import ToyTask
 from tripost.editing import edit_rollouts
 from tripost.experts import ScriptedFeedback, ScriptedImprovement
+from tripost.loop import gold_samples
 from tripost.postprocess import (
     GOLD,
     IMPROVEMENT,
     NON_IMPROVEMENT,
-    LossWeights,
     TrainItem,
     build_train_set,
     dedup,
+    gold_items,
     rebalance,
     split_turns,
 )
+from tripost.training import LossWeights
 from tripost.trajectory import Attempt, Feedback
 
 TASK = ToyTask()
@@ -73,6 +75,18 @@ def test_turns_and_weights_of_an_improvement_sample():
     assert attempt == bad.render() and w1 == 0.0
     assert rest.startswith("\nFeedback: ") and "Updated Answer" in rest and w2 == 1.5
     assert rest.endswith("The final response is also correct.")
+
+
+def test_sft_samples_weigh_prompt_and_gold_as_the_iterations_do():
+    """SFT and the compute-matched control train with the run's loss weights: a gold SFT
+    sample is weighted like the prompt and first attempt of the iterations' gold items."""
+    weights = LossWeights(prompt_weight=0.25, attempt_weight=0.5)
+    p = TASK.generate(random.Random(3), "seen")
+    [sft] = gold_samples(TASK, [p], weights)
+    [item] = gold_items([(p.question, TASK.solve(p))])
+    iteration = item.to_sample(weights, TASK.instruction)
+    assert sft.segments == iteration.segments[:2]
+    assert [w for _, w in sft.segments] == [0.25, 0.5] and sft.eos
 
 
 def test_build_train_set_reports_counts():

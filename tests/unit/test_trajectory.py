@@ -5,7 +5,9 @@ from tripost.trajectory import (
     Feedback,
     FormatError,
     Trajectory,
+    says_correct,
     split_continuation,
+    update_marker,
 )
 
 ATTEMPT = (
@@ -108,3 +110,24 @@ def test_trim_cuts_model_output_after_the_final_response_line():
     attempts, feedbacks = split_continuation(upd, trim=True)
     assert attempts[-1] == "(Final response) So 6." and feedbacks == ["fine"]
     assert split_continuation("(1) no final step", trim=True) == (["(1) no final step"], [])
+
+
+def test_segments_are_prompt_first_attempt_and_the_rest_of_the_rendered_text():
+    wrong = Attempt.parse(ATTEMPT.replace("= 8.", "= 9.").replace("answer is 8", "answer is 9"))
+    right = Attempt.parse(ATTEMPT)
+    error = Feedback.error(wrong, "4", "(8 - 0) = 9", "8 - 0 is 8")
+    traj = Trajectory("(8 - 0) =", (wrong, right), (error, Feedback.ok(right)), " Be careful.")
+    prompt, first, rest = traj.segments()
+    assert prompt + first + rest == traj.render()
+    assert prompt == "Q: (8 - 0) =\nAnswer: Let's think step by step. Be careful.\n"
+    assert first == wrong.render()
+    assert rest.startswith("\nFeedback: Step (1) to step (3) are correct. In step (4)")
+    assert update_marker(" Be careful.") + right.render() in rest
+    assert rest.endswith("The final response is also correct.")
+    assert Trajectory("q", (right,), ()).segments()[2] == ""
+
+
+def test_says_correct_reads_the_stop_phrase_that_feedback_renders():
+    att = Attempt.parse(ATTEMPT)
+    assert says_correct(Feedback.ok(att).render())
+    assert not says_correct(Feedback.error(att, "2", "8", "no").render())

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from tripost.tasks import check_text, get_task, read_problems
-from tripost.tasks.word_sorting import load_word_list, misspell, words_of
-from tripost.tasks.word_sorting_format import ordinal, plan, rank
+from tripost.tasks.word_sorting.generate import load_word_list, misspell
+from tripost.tasks.word_sorting.model import ordinal, plan, rank, words_of
 from tripost.trajectory import FINAL, Attempt, Feedback, Step
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from tripost.tasks.base import Task
 from tripost.trajectory import (
-    ANSWER_PREFIX,
+    FEEDBACK_MARKER,
     FEEDBACK_PREFIX,
     FINAL,
     UPDATE_PREFIX,
@@ -37,6 +37,8 @@ from tripost.trajectory import (
     Feedback,
     FormatError,
     Problem,
+    render_prompt,
+    update_marker,
 )
 
 log = logging.getLogger(__name__)
@@ -154,7 +156,7 @@ def _feedback_shots(demos: list[Demo], n: int) -> list[Demo]:
 
 
 def _answer_block(task: Task, problem: Problem, attempt_text: str) -> str:
-    return f"Q: {problem.question}\n{ANSWER_PREFIX}{task.instruction}\n{attempt_text}"
+    return render_prompt(problem.question, task.instruction) + attempt_text
 
 
 def feedback_json(feedback: Feedback) -> str:
@@ -277,7 +279,7 @@ def improvement_prompt(
     def user(p: Problem, a: Attempt, f: Feedback) -> str:
         head = _answer_block(task, p, a.render())
         prefix = "".join(s.render() + "\n" for s in a.prefix(f.error_step))
-        return f"{head}\n{FEEDBACK_PREFIX}{f.render()}\n{UPDATE_PREFIX}{task.instruction}\n{prefix}"
+        return f"{head}{FEEDBACK_MARKER}{f.render()}{update_marker(task.instruction)}{prefix}"
 
     shots = []
     for d in [d for d in demos if d.improved is not None and not d.feedback.correct][:n_shots]:

@@ -28,7 +28,7 @@ import torch
 from transformers import DynamicCache, GenerationConfig
 
 from tripost.policy.model import Policy
-from tripost.trajectory import FEEDBACK_PREFIX, STOP_PHRASE, UPDATE_PREFIX
+from tripost.trajectory import FEEDBACK_PREFIX, update_marker
 
 log = logging.getLogger(__name__)
 
@@ -244,7 +244,7 @@ def _sample(logits: torch.Tensor, temperature: float, gen: torch.Generator | Non
 def truncate_rounds(continuation: str, max_rounds: int, instruction: str = "") -> str:
     """Cut a self-improvement continuation after ``max_rounds`` updates (the last kept update
     keeps its feedback if the model wrote one)."""
-    marker = f"\n{UPDATE_PREFIX}{instruction}\n"
+    marker = update_marker(instruction)
     parts = continuation.split(marker)
     if len(parts) <= max_rounds + 1:
         return continuation
@@ -252,16 +252,4 @@ def truncate_rounds(continuation: str, max_rounds: int, instruction: str = "") -
     return kept
 
 
-def says_correct(feedback_text: str) -> bool:
-    """Whether a (model-written) feedback text ends the trajectory."""
-    return STOP_PHRASE in feedback_text
-
-
-__all__ = [
-    "FEEDBACK_PREFIX",
-    "Sampling",
-    "autocast_context",
-    "generate",
-    "says_correct",
-    "truncate_rounds",
-]
+__all__ = ["FEEDBACK_PREFIX", "Sampling", "autocast_context", "generate", "truncate_rounds"]

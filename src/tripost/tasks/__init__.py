@@ -1,4 +1,5 @@
-"""Task registry: a task is chosen by name. Adding a task = one module + one line here."""
+"""Task registry: a task is chosen by name. Adding a task = one package (``tasks/<name>/`` with
+``task.py``, ``model.py``, ``generate.py``, ``check.py``) + one line here."""
 
 from __future__ import annotations
 
@@ -9,32 +10,32 @@ from tripost.tasks.base import Task, check_text, is_correct, read_problems
 
 
 def _arithmetic(**kw: Any) -> Task:
-    from tripost.tasks.arithmetic import MultistepArithmetic
+    from tripost.tasks.arithmetic.task import MultistepArithmetic
 
     return MultistepArithmetic(**kw)
 
 
 def _word_sorting(**kw: Any) -> Task:
-    from tripost.tasks.word_sorting import WordSorting
+    from tripost.tasks.word_sorting.task import WordSorting
 
     return WordSorting(**kw)
 
 
 def _dates(**kw: Any) -> Task:
-    from tripost.tasks.dates import DateUnderstanding
+    from tripost.tasks.dates.task import DateUnderstanding
 
     return DateUnderstanding(**kw)
 
 
 def _logical_deduction(**kw: Any) -> Task:
-    from tripost.tasks.logical_deduction import LogicalDeduction
+    from tripost.tasks.logical_deduction.task import LogicalDeduction
 
     return LogicalDeduction(**kw)
 
 
 def _custom(config: Any = None, **kw: Any) -> Task:
     """A user's task: ``config`` is the path of its task YAML (or the dict itself)."""
-    from tripost.tasks.custom import CustomTask
+    from tripost.tasks.custom.task import CustomTask
 
     if config is None:
         raise ValueError("task 'custom' needs a task config (task_options.config or --task-config)")

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from tripost.jsonl import read_jsonl
-from tripost.trajectory import FINAL, Attempt, Feedback, FormatError, Problem
+from tripost.trajectory import Attempt, Feedback, FormatError, Problem
 
 
 @runtime_checkable
@@ -82,10 +82,6 @@ def is_correct(task: Task, problem: Problem, text: str) -> bool:
     except FormatError:
         return False
     return task.extract_answer(attempt) == problem.answer
-
-
-def final_step(attempt: Attempt):
-    return attempt.steps[attempt.index(FINAL)]
 
 
 def read_problems(task: Task, path: str | Path) -> list[Problem | None]:

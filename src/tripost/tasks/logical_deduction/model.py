@@ -523,3 +523,11 @@ def parse_step(s: Scene, text: str) -> Translate | Place | Read | str:
         except ValueError as e:
             return str(e)
     return "the step is neither a statement with its ordering, a placement nor a reading"
+
+
+def answer_of(s: Scene) -> str | None:
+    sols = solutions(s.objects, s.patterns)
+    if len(sols) != 1:
+        return None
+    holder = [i for i, o in enumerate(s.option_objects) if sols[0][o] == s.asked]
+    return s.letter(holder[0]) if len(holder) == 1 else None

@@ -9,6 +9,9 @@ Month and year shifts clamp to the end of a shorter month (one month before 03/3
     Offset(n=-1, unit='week')
     >>> parse_date("Sept. 1st, 2021"), long_date(date(2021, 9, 1)), mdy(date(2021, 9, 1))
     (datetime.date(2021, 9, 1), 'September 1, 2021', '09/01/2021')
+
+The holidays and wedding anniversaries the questions name are written here once, for the
+question reader and the generator.
 """
 
 from __future__ import annotations
@@ -30,9 +33,10 @@ MONTH_RE = (
 _NAMED = rf"{MONTH_RE} \d{{1,2}}(?:st|nd|rd|th)?, \d{{4}}"
 _NUMERIC = r"\d{1,2}/\d{1,2}/\d{4}"
 DATE_RE = rf"(?:{_NAMED}|{_NUMERIC})"
+
+
 #: a date literal inside running text
 DATE_FIND_RE = re.compile(rf"(?<![\w/])(?:{_NAMED}|{_NUMERIC})(?![\w/])")
-
 _NUMBERS = "zero one two three four five six seven eight nine ten eleven twelve".split()
 NUMBER_WORDS = {w: i for i, w in enumerate(_NUMBERS)} | {
     "a": 1,
@@ -55,7 +59,6 @@ EVENTS = (
     "concert party exam wedding trip meeting game interview parade picnic workshop festival"
 ).split()
 EVENT_RE = "(?:" + "|".join(EVENTS) + ")"
-UNITS = ("day", "week", "month", "year")
 
 
 def long_date(d: date) -> str:
@@ -181,3 +184,35 @@ def parse_offset(phrase: str) -> Offset | None:
     if m and int(m.group("n")) % 24 == 0:
         return Offset((-1 if m.group("ago") else 1) * int(m.group("n")) // 24, "day")
     return None
+
+
+#: the holidays questions name, with their (month, day); day 0: see :func:`holiday`
+HOLIDAYS = {
+    "Christmas Eve": (12, 24),
+    "Christmas Day": (12, 25),
+    "Christmas": (12, 25),
+    "New Year's Eve": (12, 31),
+    "New Year's Day": (1, 1),
+    "Halloween": (10, 31),
+    "Valentine's Day": (2, 14),
+    "the US Independence Day": (7, 4),
+    "the US Thanksgiving": (11, 0),  # the fourth Thursday of November
+}
+ANNIVERSARIES = {"silver": 25, "pearl": 30, "ruby": 40, "golden": 50, "diamond": 60}
+
+
+def holiday(name: str, year: int) -> date | None:
+    """``holiday("the US Thanksgiving", 2001)`` -> ``date(2001, 11, 22)``."""
+    if not 1 <= year <= 9999 or name not in HOLIDAYS:
+        return None
+    month, day = HOLIDAYS[name]
+    if day == 0:  # fourth Thursday: the first Thursday is day 1..7
+        first = date(year, month, 1)
+        day = 1 + (3 - first.weekday()) % 7 + 21
+    return date(year, month, day)
+
+
+def ordinal_suffix(n: int) -> str:
+    if 10 <= n % 100 <= 20:
+        return "th"
+    return {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")

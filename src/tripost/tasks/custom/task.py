@@ -30,86 +30,24 @@ from __future__ import annotations
 import logging
 import random
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
 from tripost.jsonl import read_jsonl
-from tripost.trajectory import ANSWER_PREFIX, FINAL, Attempt, Feedback, FormatError, Problem, Step
+from tripost.tasks.custom.check import LETTER_RE, normalize_answer
+from tripost.tasks.custom.model import (
+    OPTIONS_RE,
+    CustomTaskConfig,
+    parse_rationale,
+    question_and_options,
+)
+from tripost.trajectory import FINAL, Attempt, Feedback, FormatError, Problem, Step
 
 log = logging.getLogger(__name__)
-
-_OPTIONS_RE = re.compile(r"\nOptions:\n((?:\([A-Z]\) .*(?:\n|$))+)\Z")
-_LETTER_RE = re.compile(r"^\(?([A-Z])\)?$")
-
-
-class CustomTaskConfig(BaseModel):
-    """The config of a user task; unknown keys are an error."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(description="Task name used in reports.")
-    problems: str = Field(description="JSONL file of problems.")
-    answer_regex: str = Field(
-        r"the answer is (.+?)\.?\s*$",
-        description="Regex with one group: the answer in (Final response).",
-    )
-    instruction: str | None = Field(None, description='Text after "Let\'s think step by step.".')
-    normalize: Literal["strip", "lower", "number"] = Field(
-        "strip", description="Answer normalisation."
-    )
-    examples: str | None = Field(
-        None, description="Optional JSONL of reviewed examples for prompts."
-    )
-
-
-def normalize_answer(raw: str, how: str, options: list[str] | None = None) -> str | None:
-    """The normalised answer, or None when ``raw`` is not one (e.g. not a number).
-
-    >>> normalize_answer(" 1,200.0. ", "number"), normalize_answer("b", "strip", ["x", "y"])
-    ('1200', '(B)')
-    """
-    text = " ".join(raw.split()).rstrip(".").strip()
-    if options:
-        m = _LETTER_RE.match(text.upper())
-        if m and ord(m.group(1)) - ord("A") < len(options):
-            return f"({m.group(1)})"
-        for i, opt in enumerate(options):
-            if text.lower() == " ".join(opt.split()).lower():
-                return f"({chr(ord('A') + i)})"
-        return None
-    if how == "lower":
-        return text.lower()
-    if how == "number":
-        try:
-            value = Decimal(text.replace(",", "").lstrip("$"))
-        except InvalidOperation:
-            return None
-        if not value.is_finite():
-            return None
-        return (
-            str(value.quantize(Decimal(1)))
-            if value == value.to_integral_value()
-            else format(value.normalize(), "f")
-        )
-    return text
-
-
-def render_question(question: str, options: list[str] | None) -> str:
-    if not options:
-        return question
-    return (
-        question
-        + "\nOptions:\n"
-        + "\n".join(f"({chr(ord('A') + i)}) {o}" for i, o in enumerate(options))
-    )
-
-
-def _parse_rationale(text: str) -> Attempt:
-    return Attempt.parse(text.strip("\n").removeprefix(ANSWER_PREFIX).strip("\n"))
 
 
 class CustomTask:
@@ -179,7 +117,7 @@ class CustomTask:
 
     def _add_problem(self, lineno: int, d: dict[str, Any]) -> None:
         where = f"{self.problems_path}:{lineno}"
-        question, options = _question_and_options(d, where)
+        question, options = question_and_options(d, where)
         if "answer" not in d or not isinstance(d["answer"], (str, int, float)):
             raise ValueError(f"{where}: missing string field 'answer'")
         answer = self._norm(str(d["answer"]), options)
@@ -216,7 +154,7 @@ class CustomTask:
         if not isinstance(text, str):
             raise ValueError(f"{where}: {field} must be a string")
         try:
-            attempt = _parse_rationale(text)
+            attempt = parse_rationale(text)
         except FormatError as e:
             raise ValueError(f"{where}: {field} does not follow the step format ({e})") from None
         if field != "attempt" and not self.check(problem, attempt).correct:
@@ -238,7 +176,7 @@ class CustomTask:
     def problem_from_text(self, question: str, target: str | None) -> Problem | None:
         if target is None:
             return self._by_question.get(question)
-        m = _OPTIONS_RE.search(question)
+        m = OPTIONS_RE.search(question)
         options = [line[4:] for line in m.group(1).strip("\n").split("\n")] if m else None
         answer = self._norm(target, options)
         if answer is None:
@@ -255,7 +193,7 @@ class CustomTask:
         m = self.answer_re.search(attempt.final)
         if m is None:
             return None
-        letter = _LETTER_RE.match(m.group(1).strip().rstrip("."))
+        letter = LETTER_RE.match(m.group(1).strip().rstrip("."))
         if self._has_options and letter:  # option letters are written "(B)", as BBH targets
             return f"({letter.group(1)})"
         return self._norm(m.group(1), None)
@@ -331,29 +269,13 @@ def _jsonl(path: Path) -> list[tuple[int, dict[str, Any]]]:
     return read_jsonl(path)
 
 
-def _question_and_options(d: dict[str, Any], where: str) -> tuple[str, list[str] | None]:
-    if not isinstance(d.get("question"), str) or not d["question"].strip():
-        raise ValueError(f"{where}: missing string field 'question'")
-    options = d.get("options")
-    if options is not None:
-        if (
-            not isinstance(options, list)
-            or len(options) < 2
-            or not all(isinstance(o, str) for o in options)
-        ):
-            raise ValueError(f"{where}: options must be a list of at least two strings")
-        if len(options) > 26:
-            raise ValueError(f"{where}: at most 26 options")
-    return render_question(d["question"].strip(), options), options
-
-
 def _read_demos(
     task: CustomTask, path: Path
 ) -> list[tuple[Problem, Attempt, Feedback, Attempt | None]]:
     demos = []
     for lineno, d in _jsonl(path):
         where = f"{path}:{lineno}"
-        question, options = _question_and_options(d, where)
+        question, options = question_and_options(d, where)
         answer = task._norm(str(d.get("answer", "")), options)
         if answer is None:
             raise ValueError(f"{where}: missing or invalid 'answer'")

@@ -11,6 +11,8 @@ Freer phrasings of the same shape are read too (``then today is Jul 28, 2002``, 
 year ago from today is Sept. 8th, 2020``, ``10 days before Jan 31, 2012 is Jan 21, 2012``):
 the clause after ``If ..., then`` (or a whole sentence) must read ``<subject> is <date>[, that
 is <date>]``. Sentences without a date are ignored; a step with no readable claim is an error.
+
+:func:`claim_error` recomputes a claim and names its first wrong date.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-from tripost.tasks.dates_calendar import (
+from tripost.tasks.dates.calendar import (
     DATE_FIND_RE,
     DATE_RE,
     EVENT_RE,
@@ -30,10 +32,11 @@ from tripost.tasks.dates_calendar import (
     long_date,
     mdy,
     number,
+    ordinal_suffix,
     parse_date,
     parse_offset,
 )
-from tripost.tasks.dates_parse import Plan, explain, sentences
+from tripost.tasks.dates.model import Plan, explain, sentences
 
 _TODAY = {"today", "today's date", "the date today", "the current date", "the date of today"}
 _LEADING = re.compile(r"^(?:so|then|thus|and|therefore|hence),? ", re.I)
@@ -234,7 +237,32 @@ def literal_like(example: str, d: date) -> str:
     return f"{name} {d.day}{suffix}, {d.year}"
 
 
-def ordinal_suffix(n: int) -> str:
-    if 10 <= n % 100 <= 20:
-        return "th"
-    return {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+# ---------------------------------------------------------------- checking helpers
+
+
+def claim_error(claim: Claim, plan: Plan, dates: dict[str, date | None]) -> tuple[str, str] | None:
+    """``(segment, reason)`` of the first wrong literal of a claim, or None."""
+    if claim.base is not None:
+        known = {d for d in dates.values() if d}
+        if claim.base.value is None:
+            return claim.base.text, f"{claim.base.text} is not a valid date"
+        if claim.base.value not in known:
+            today = dates["today"]
+            return (
+                claim.base.text,
+                f"{long_date(claim.base.value)} is not today's date ({long_date(today)})",
+            )  # type: ignore[arg-type]
+    correct: Literal | None = None
+    for lit in claim.literals:
+        if lit.value is None:
+            return lit.text, f"{lit.text} is not a valid date"
+        if lit.value == claim.expected:
+            correct = correct or lit
+            continue
+        x = claim.expected
+        if "/" in lit.text and correct is not None:
+            return lit.text, f"{correct.text} is {mdy(x)} in MM/DD/YYYY"
+        if "/" in lit.text and (lit.value.day, lit.value.month) == (x.month, x.day):
+            return lit.text, f"{long_date(x)} is written {mdy(x)} in MM/DD/YYYY, month first"
+        return lit.text, claim.why
+    return None

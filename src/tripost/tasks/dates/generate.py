@@ -11,7 +11,10 @@ single event (``The exam is on May 2, 1990. Today is 3 days after the exam.``): 
     ...
 
 Every statement generator computes today's date itself (independently of the parser in
-:mod:`dates_parse`, which the tests compare against it) and returns ``(premise, today)``.
+:mod:`tripost.tasks.dates.model`, which the tests compare against it) and returns ``(premise, today)``.
+
+The errors a small model makes are written into a rationale by :func:`wrong_option`,
+:func:`wrong_rewrite` and :func:`propagate`, for ``DateUnderstanding.inject_error``.
 """
 
 from __future__ import annotations
@@ -21,21 +24,27 @@ import random
 from collections.abc import Callable
 from datetime import date, timedelta
 
-from tripost.tasks.dates_calendar import EVENTS, MONTHS, ORDINALS, WEEKDAYS, Offset, add_months, mdy
-from tripost.tasks.dates_claims import ordinal_suffix
+from tripost.tasks.dates.calendar import (
+    ANNIVERSARIES,
+    EVENTS,
+    HOLIDAYS,
+    MONTHS,
+    ORDINALS,
+    WEEKDAYS,
+    Offset,
+    add_months,
+    make_date,
+    mdy,
+    ordinal_suffix,
+)
+from tripost.tasks.dates.check import Claim, Literal, literal_like, read_step, resolve
+from tripost.tasks.dates.model import ANSWER_RE, Plan
+from tripost.trajectory import FINAL, Attempt, Step
 
 NAMES = ["Jane", "Mary", "Anna", "Lisa", "Emma", "Sara", "Kate", "Olivia"]
 OTHER = ["John", "Tom", "Mark", "Paul", "Peter", "David"]
-HOLIDAY_DAYS = {
-    "Christmas Eve": (12, 24),
-    "Christmas Day": (12, 25),
-    "New Year's Eve": (12, 31),
-    "New Year's Day": (1, 1),
-    "Halloween": (10, 31),
-    "Valentine's Day": (2, 14),
-    "the US Independence Day": (7, 4),
-}
-WEDDINGS = {"silver": 25, "pearl": 30, "ruby": 40, "golden": 50, "diamond": 60}
+#: the holidays on a fixed day, under the names questions write ("Christmas" is an alias)
+HOLIDAY_DAYS = {h: md for h, md in HOLIDAYS.items() if md[1] and h != "Christmas"}
 TARGETS = [
     "today", "tomorrow", "yesterday", "24 hours later", "one week ago from today",
     "one week from today", "10 days ago", "a month ago", "one year ago from today",
@@ -182,9 +191,9 @@ def _years_from_event(rng: random.Random) -> Premise:
         return text, first.replace(year=y + n)
     d0 = _not_feb29(rng, 1900, 1990)
     if kind == 2 and rng.random() < 0.5:
-        kind_name = rng.choice(list(WEDDINGS))
+        kind_name = rng.choice(list(ANNIVERSARIES))
         text = f"{who} and {other} married on {abbr(d0)}. Today is their {kind_name} wedding anniversary."
-        return text, d0.replace(year=d0.year + WEDDINGS[kind_name])
+        return text, d0.replace(year=d0.year + ANNIVERSARIES[kind_name])
     n = rng.randint(2, 12) if kind == 0 else rng.randint(1, 30)
     t = d0.replace(year=d0.year + n)
     return [
@@ -356,7 +365,7 @@ def target_phrase(rng: random.Random, allow_today: bool) -> tuple[str, Offset]:
             f"{n} days ago", f"{n} days from today", "two weeks ago", "two weeks from today",
             "a month from today", "one year from today", "the day before yesterday",
         ])  # fmt: skip
-    from tripost.tasks.dates_calendar import parse_offset
+    from tripost.tasks.dates.calendar import parse_offset
 
     off = parse_offset(phrase)
     assert off is not None, phrase
@@ -398,3 +407,128 @@ def generate_question(rng: random.Random, unseen: bool) -> str:
     opts = options_for(rng, answer, today)
     lines = [f"({'ABCDEF'[i]}) {mdy(d)}" for i, d in enumerate(opts)]
     return f"{premise} What is the date {phrase} in MM/DD/YYYY?\nOptions:\n" + "\n".join(lines)
+
+
+# ---------------------------------------------------------------- injection helpers
+
+
+def wrong_dates(claim: Claim, plan: Plan, dates: dict[str, date | None]) -> list[date]:
+    """Plausible wrong values for a claim's date."""
+    x = claim.expected
+    out = [x + timedelta(days=k) for k in (-1, 1)]
+    if claim.key[0] == "fact":
+        out += [x + timedelta(days=k) for k in (-2, 2)]  # yesterday/tomorrow the wrong way
+        out += [
+            d
+            for d in (add_months(x, 12), add_months(x, -12), make_date(x.year, x.day, x.month))
+            if d
+        ]
+    elif claim.key[0] == "offset" and dates.get("today"):
+        today = dates["today"]
+        unit, n = claim.key[1]
+        back = Offset(-n, unit).apply(today)  # the wrong direction
+        out += [back] if back else []
+        out += [
+            d for d in (make_date(today.year, x.month, x.day), _month_slip(today, n, unit)) if d
+        ]
+        if unit == "month":
+            out += [d for d in (add_months(x, 1), add_months(x, -1), add_months(x, 12)) if d]
+    return sorted({d for d in out if d and d != x and 1800 <= d.year <= 2200})
+
+
+def _month_slip(today: date, n: int, unit: str) -> date | None:
+    """Day arithmetic across a month end with the month's length wrong (30 for 31 and back)."""
+    if unit != "day" or n == 0:
+        return None
+    day = today.day + n
+    month = date(today.year, today.month, 1)
+    if 1 <= day <= 28 or abs(n) > 28:
+        return None
+    if n > 0:
+        length = (add_months(month, 1) - month).days  # type: ignore[operator]
+        if day <= length:
+            return None
+        wrong = 30 if length == 31 else 31
+        nxt = add_months(month, 1)
+        return make_date(nxt.year, nxt.month, day - wrong) if nxt else None
+    prev = add_months(month, -1)
+    if prev is None or day >= 1:
+        return None
+    length = (month - prev).days
+    return make_date(prev.year, prev.month, day + (30 if length == 31 else 31))
+
+
+def _replace(text: str, edits: list[tuple[Literal, str]]) -> str:
+    for lit, new in sorted(edits, key=lambda e: -e[0].start):
+        text = text[: lit.start] + new + text[lit.start + len(lit.text) :]
+    return text
+
+
+def _with_letter(attempt: Attempt, letter: str) -> Attempt:
+    final = ANSWER_RE.sub(f"answer is {letter}", attempt.final, count=1)
+    return Attempt((*attempt.steps[:-1], Step(FINAL, final)))
+
+
+def wrong_option(
+    plan: Plan, attempt: Attempt, rng: random.Random, answer: str
+) -> tuple[Attempt, str] | None:
+    others = [k for k in plan.options if k != answer]
+    if not others or not ANSWER_RE.search(attempt.final):
+        return None
+    return _with_letter(attempt, rng.choice(others)), FINAL
+
+
+def wrong_rewrite(
+    plan: Plan, attempt: Attempt, i: int, c: Claim, rng: random.Random
+) -> tuple[Attempt, str]:
+    x, lit = c.expected, c.literals[-1]
+    swapped = make_date(x.year, x.day, x.month)
+    wrong = swapped if swapped and swapped != x else add_months(x, rng.choice((-1, 1)))
+    assert wrong is not None
+    new = mdy(wrong)  # day first when swapped: "10/11/2019" for November 10
+    steps = list(attempt.steps)
+    steps[i] = Step(steps[i].label, _replace(steps[i].text, [(lit, new)]))
+    out = Attempt(tuple(steps))
+    hit = next((k for k, v in plan.options.items() if v == new), None)
+    if c.key[0] != "fact" and hit:
+        out = _with_letter(out, hit)
+    return out, steps[i].label
+
+
+def propagate(
+    plan: Plan, attempt: Attempt, i: int, c: Claim, wrong: date, rng: random.Random
+) -> Attempt:
+    """Write ``wrong`` for claim c in step i, and let the later steps and the option follow it."""
+    overrides = {c.key[1]: wrong} if c.key[0] == "fact" else {}
+    moved = plan.dates(overrides)
+    steps = list(attempt.steps)
+    for j in range(i, len(steps) - 1):
+        cs = read_step(steps[j].text, plan, plan.dates()) or []
+        edits = []
+        for claim in cs:
+            if j == i and claim.key == c.key:
+                new = wrong
+            elif j > i or claim.key != c.key:
+                new = _moved_value(claim, plan, moved) if overrides else claim.expected
+            edits += [
+                (lit, literal_like(lit.text, new))
+                for lit in claim.literals
+                if new and lit.value == claim.expected
+            ]
+        steps[j] = Step(steps[j].label, _replace(steps[j].text, edits))
+    out = Attempt(tuple(steps))
+    target = (
+        plan.target_date(moved.get("today"))
+        if overrides
+        else (wrong if c.key[0] == "offset" else None)
+    )
+    truth = plan.target_date()
+    if target is not None and target != truth:
+        letter = plan.letter_of(target) or rng.choice([k for k in plan.options if k != plan.answer])
+        out = _with_letter(out, letter)
+    return out
+
+
+def _moved_value(claim: Claim, plan: Plan, moved: dict[str, date | None]) -> date | None:
+    res = resolve(claim.subject, plan, moved, claim.base)
+    return res[1] if res else None

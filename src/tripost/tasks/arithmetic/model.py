@@ -15,14 +15,18 @@ A question is a binary tree of *groups* (flat parenthesised sequences of integer
     >>> q = parse_question("((7 - -1 + -1 + -4) - (-7 + 7 * 3 * -9)) =")
     >>> render(pattern(q)), [g.text for g in groups(q)]
     ('(A - B)', ['(7 - -1 + -1 + -4)', '(-7 + 7 * 3 * -9)'])
+
+A question taken apart is a :class:`Plan` (its pattern of letters, groups and their values),
+from which :func:`solve_plan` writes the gold rationale.
 """
 
 from __future__ import annotations
 
-import random
 import re
 from dataclasses import dataclass
 from string import ascii_uppercase
+
+from tripost.trajectory import FINAL, Attempt, Step
 
 OPS = ("+", "-", "*")
 LETTERS = ascii_uppercase
@@ -247,43 +251,6 @@ def same_expr(text: str, tree: Tree) -> bool:
         return False
 
 
-# --- slips: the arithmetic errors of a small model -----------------------------------------------
-
-
-def slip(value: int, node: Node | None, rng: random.Random) -> int:
-    """A wrong value a small model might write for ``value`` (the result of ``node``, if
-    given): off by 1, 2 or 10, the wrong sign, a times-table slip, the other operator."""
-    cands = {value + d for d in (-10, -2, -1, 1, 2, 10)} | {-value}
-    if isinstance(node, Node) and isinstance(node.left, int) and isinstance(node.right, int):
-        a, b = node.left, node.right
-        if node.op == "*":  # 7 * 8 taken as 7 * 9 or 6 * 8
-            cands |= {value + a, value - a, value + b, value - b}
-        else:
-            cands.add(a - b if node.op == "+" else a + b)
-    cands.discard(value)
-    return rng.choice(sorted(cands))
-
-
-def slipped_reductions(start: Tree, j: int, rng: random.Random) -> list[Tree] | None:
-    """``[start, *reductions(start)]`` except that reduction j gives a wrong value (the rest
-    continues from it); None when the slip does not change the value (e.g. ``(x * 0)``) or
-    reduction j only repeats the expression."""
-    order = reduction_order(start)
-    trees = [start]
-    for path in order[:j]:
-        trees.append(reduce_step(trees[-1], path))
-    node = subtree(trees[-1], order[j])
-    if not isinstance(node, Node):
-        return None
-    bad = reduce_step(trees[-1], order[j], slip(evaluate(node), node, rng))
-    if evaluate(bad) == evaluate(trees[-1]):
-        return None
-    trees.append(bad)
-    for path in order[j + 1 :]:
-        trees.append(reduce_step(trees[-1], path))
-    return trees
-
-
 def substitute(tree: Tree, env: dict[str, int]) -> Tree:
     """Letters replaced by their values."""
     if isinstance(tree, str):
@@ -371,21 +338,71 @@ def depth(tree: Tree) -> int:
     return a + 1 if a == b and a >= 0 else -1
 
 
-def random_question(rng: random.Random, levels: int, length: int) -> Node | Group:
-    """A BIG-Bench question tree: ``levels`` levels of joins over groups of ``length`` operands."""
-    if levels == 0:
-        nums = [str(rng.randint(-9, 9)) for _ in range(length)]
-        ops = [rng.choice(OPS) for _ in range(length - 1)]
-        return Group((nums[0], *(t for pair in zip(ops, nums[1:], strict=True) for t in pair)))
-    left = random_question(rng, levels - 1, length)
-    return Node(rng.choice(OPS), left, random_question(rng, levels - 1, length))
+ANSWER_RE = re.compile(r"the answer is (-?\d+)(\.?)")
 
 
-def change_an_operator(tree: Tree, rng: random.Random) -> Tree:
-    """A copy of ``tree`` with one random operation given another operator."""
-    path = rng.choice(reduction_order(tree))
-    node = subtree(tree, path)
-    assert isinstance(node, Node)
-    return replace(
-        tree, path, Node(rng.choice([o for o in OPS if o != node.op]), node.left, node.right)
-    )
+@dataclass(frozen=True)
+class Plan:
+    """A question taken apart: its pattern of letters, groups and their values."""
+
+    pattern: Tree
+    groups: list[Group]
+    letters: list[str]
+    values: dict[str, int]
+    answer: int
+
+    @classmethod
+    def of(cls, tree: Node) -> Plan:
+        gs = groups(tree)
+        letters = list(LETTERS[: len(gs)])
+        values = {x: evaluate(g) for x, g in zip(letters, gs, strict=True)}
+        return cls(pattern(tree), gs, letters, values, evaluate(tree))
+
+
+def plan_of(question: str) -> Plan | None:
+    tree = parse_question(question)
+    return None if tree is None else Plan.of(tree)
+
+
+# --- the gold rationale ------------------------------------------------------------------------
+
+
+def group_trees(group: Group) -> list[Tree]:
+    """The fully parenthesised group, then one tree per reduction."""
+    full = parse_expr(group.text)
+    return [full, *reductions(full)]
+
+
+def calc_exprs(group: Group, trees: list[Tree]) -> list[str]:
+    texts = [group.text] + [render(t) for t in trees]
+    return texts[:1] + texts[2:] if texts[1] == texts[0] else texts  # length-2 group: no repeat
+
+
+def final_exprs(plan: Plan, values: dict[str, int], trees: list[Tree] | None = None) -> list[str]:
+    if trees is None:
+        sub = substitute(plan.pattern, values)
+        trees = [sub, *reductions(sub)]
+    return [render(plan.pattern)] + [render(t) for t in trees]
+
+
+def _decomposition_text(plan: Plan) -> str:
+    defs = [f"{x} = {g.text}" for x, g in zip(plan.letters, plan.groups, strict=True)]
+    joined = ", ".join(defs[:-1]) + " and " + defs[-1]
+    return f'This equation can be written as "{render(plan.pattern)}", where {joined}.'
+
+
+def render_attempt(plan: Plan, calc: list[list[str]], final_eq: list[str], answer: int) -> Attempt:
+    n = len(plan.groups)
+    steps = [Step("1", _decomposition_text(plan))]
+    steps += [
+        Step(str(i + 2), f"Let's calculate {x} = {' = '.join(c)}.")
+        for i, (x, c) in enumerate(zip(plan.letters, calc, strict=True))
+    ]
+    steps.append(Step(str(n + 2), f"Then, the final equation is {' = '.join(final_eq)}."))
+    steps.append(Step(FINAL, f"So the answer is {answer}."))
+    return Attempt(tuple(steps))
+
+
+def solve_plan(plan: Plan) -> Attempt:
+    calc = [calc_exprs(g, group_trees(g)) for g in plan.groups]
+    return render_attempt(plan, calc, final_exprs(plan, plan.values), plan.answer)

@@ -15,6 +15,8 @@ today and the options. Two kinds of premise are read:
 
 Readings that are ambiguous give None too: a birthday or anniversary of February 29 in a year
 without one, a weekday that contradicts the date given, etc.
+
+The gold rationale of a plan is written by :func:`render_gold`.
 """
 
 from __future__ import annotations
@@ -25,16 +27,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from tripost.tasks.dates_calendar import (
+from tripost.tasks.dates.calendar import (
+    ANNIVERSARIES,
     DATE_RE,
     EVENT_RE,
+    HOLIDAYS,
     MONTH_RE,
-    MONTHS,
     NUM_RE,
     ORD_RE,
     WEEKDAYS,
     Offset,
     add_months,
+    holiday,
     long_date,
     make_date,
     mdy,
@@ -44,6 +48,7 @@ from tripost.tasks.dates_calendar import (
     parse_date,
     parse_offset,
 )
+from tripost.trajectory import FINAL, Attempt, Step
 
 # ---------------------------------------------------------------- plans
 
@@ -174,24 +179,11 @@ def restate(premise: str) -> str:
 # ---------------------------------------------------------------- statements BBH uses
 
 NAME = r"[A-Z][a-z]+"
-HOLIDAYS = {
-    "Christmas Eve": (12, 24),
-    "Christmas Day": (12, 25),
-    "Christmas": (12, 25),
-    "New Year's Eve": (12, 31),
-    "New Year's Day": (1, 1),
-    "Halloween": (10, 31),
-    "Valentine's Day": (2, 14),
-    "the US Independence Day": (7, 4),
-    "the US Thanksgiving": (11, 0),  # the fourth Thursday of November
-}
 HOLIDAY_RE = "(?:" + "|".join(sorted(map(re.escape, HOLIDAYS), key=len, reverse=True)) + ")"
-ANNIVERSARIES = {"silver": 25, "pearl": 30, "ruby": 40, "golden": 50, "diamond": 60}
 _WD = "(?:" + "|".join(WEEKDAYS) + ")"
 _D = rf"(?P<d>{DATE_RE})"
 _Y = r"(?P<y>\d{4})"
 _N_DAYS = rf"(?P<n>{NUM_RE}) days?"
-
 Resolver = Callable[[re.Match[str]], date | None]
 _TEMPLATES: list[tuple[re.Pattern[str], Resolver]] = []
 
@@ -202,17 +194,6 @@ def _template(*patterns: str) -> Callable[[Resolver], Resolver]:
         return fn
 
     return register
-
-
-def holiday(name: str, year: int) -> date | None:
-    """``holiday("the US Thanksgiving", 2001)`` -> ``date(2001, 11, 22)``."""
-    if not 1 <= year <= 9999 or name not in HOLIDAYS:
-        return None
-    month, day = HOLIDAYS[name]
-    if day == 0:  # fourth Thursday: the first Thursday is day 1..7
-        first = date(year, month, 1)
-        day = 1 + (3 - first.weekday()) % 7 + 21
-    return date(year, month, day)
 
 
 def _shift(d: date | None, days: int) -> date | None:
@@ -510,4 +491,35 @@ def explain(plan: Plan, name: str, dates: dict[str, date | None] | None = None) 
     return f"{what} is {long_date(d)}"
 
 
-__all__ = ["MONTHS", "Fact", "Plan", "explain", "mdy", "parse_premise", "parse_question"]
+LETTER_RE = re.compile(r"\(([A-Fa-f])\)")
+ANSWER_RE = re.compile(r"answer is \(([A-Fa-f])\)")
+
+
+def _target_subject(off: Offset) -> str:
+    """``"10 days before today"``, ``"The date tomorrow"``."""
+    if off.key == ("day", 1):
+        return "The date tomorrow"
+    if off.key == ("day", -1):
+        return "The date yesterday"
+    return f"{off.amount()} {'before' if off.n < 0 else 'after'} today"
+
+
+def render_gold(plan: Plan, answer: str) -> Attempt:
+    """The gold rationale of a plan: one step per computed fact, one for the target."""
+    dates = plan.dates()
+    texts: list[str] = []
+    for f in plan.facts:
+        if not f.step:
+            continue
+        d = dates[f.name]
+        assert d is not None
+        subject = "today's date" if f.name == "today" else f"the date of the {f.name}"
+        tail = f", that is {mdy(d)}" if f.name == "today" and plan.target.n == 0 else ""
+        texts.append(f"If {f.premise}, then {subject} is {long_date(d)}{tail}.")
+    target = plan.target_date()
+    if plan.target.n != 0 and target is not None:
+        texts.append(
+            f"{_target_subject(plan.target)} is {long_date(target)}, that is {mdy(target)}."
+        )
+    steps = [Step(str(i), t) for i, t in enumerate(texts, 1)]
+    return Attempt((*steps, Step(FINAL, f"So the answer is {answer}.")))

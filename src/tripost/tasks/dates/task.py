@@ -16,7 +16,7 @@ option, in the style of the paper's data::
 Buckets count the gold steps: ``steps1`` (the date today) and ``steps2`` are *seen*; harder
 ``steps3+`` questions chain events (``The party is 3 days after the concert. Today is 2 weeks
 after the party.``) and are *unseen*. The scripted feedback reads every date claim of every
-step (:mod:`dates_claims`), recomputes it, and checks the ``that is MM/DD/YYYY`` rewriting and
+step (:mod:`tripost.tasks.dates.check`), recomputes it, and checks the ``that is MM/DD/YYYY`` rewriting and
 the option letter.
 """
 
@@ -25,54 +25,27 @@ from __future__ import annotations
 import logging
 import random
 import re
-from datetime import date, timedelta
 
-from tripost.tasks.dates_calendar import Offset, add_months, long_date, make_date, mdy
-from tripost.tasks.dates_claims import Claim, Literal, literal_like, read_step, resolve
-from tripost.tasks.dates_gen import generate_question
-from tripost.tasks.dates_parse import Plan, parse_question
+from tripost.tasks.dates.calendar import mdy
+from tripost.tasks.dates.check import claim_error, read_step
+from tripost.tasks.dates.generate import (
+    generate_question,
+    propagate,
+    wrong_dates,
+    wrong_option,
+    wrong_rewrite,
+)
+from tripost.tasks.dates.model import ANSWER_RE, LETTER_RE, Plan, parse_question, render_gold
 from tripost.trajectory import FINAL, Attempt, Feedback, Problem, Step
 
 log = logging.getLogger(__name__)
 
 SEEN_BUCKETS = ["steps1", "steps2"]
 UNSEEN_BUCKETS = ["steps3+"]
-_LETTER_RE = re.compile(r"\(([A-Fa-f])\)")
-_ANSWER_RE = re.compile(r"answer is \(([A-Fa-f])\)")
 
 
 def bucket_of(n_steps: int) -> str:
     return f"steps{n_steps}" if n_steps < 3 else "steps3+"
-
-
-def _target_subject(off: Offset) -> str:
-    """``"10 days before today"``, ``"The date tomorrow"``."""
-    if off.key == ("day", 1):
-        return "The date tomorrow"
-    if off.key == ("day", -1):
-        return "The date yesterday"
-    return f"{off.amount()} {'before' if off.n < 0 else 'after'} today"
-
-
-def render_gold(plan: Plan, answer: str) -> Attempt:
-    """The gold rationale of a plan: one step per computed fact, one for the target."""
-    dates = plan.dates()
-    texts: list[str] = []
-    for f in plan.facts:
-        if not f.step:
-            continue
-        d = dates[f.name]
-        assert d is not None
-        subject = "today's date" if f.name == "today" else f"the date of the {f.name}"
-        tail = f", that is {mdy(d)}" if f.name == "today" and plan.target.n == 0 else ""
-        texts.append(f"If {f.premise}, then {subject} is {long_date(d)}{tail}.")
-    target = plan.target_date()
-    if plan.target.n != 0 and target is not None:
-        texts.append(
-            f"{_target_subject(plan.target)} is {long_date(target)}, that is {mdy(target)}."
-        )
-    steps = [Step(str(i), t) for i, t in enumerate(texts, 1)]
-    return Attempt((*steps, Step(FINAL, f"So the answer is {answer}.")))
 
 
 class DateUnderstanding:
@@ -117,7 +90,7 @@ class DateUnderstanding:
         return f"({m.group(1).upper()})" if m else None
 
     def extract_answer(self, attempt: Attempt) -> str | None:
-        m = _ANSWER_RE.search(attempt.final)
+        m = ANSWER_RE.search(attempt.final)
         return f"({m.group(1).upper()})" if m else None
 
     def solve(self, problem: Problem) -> Attempt | None:
@@ -157,14 +130,14 @@ class DateUnderstanding:
                         '"<what> is <Month D, YYYY>" that can be checked',
                     )
                 for claim in claims:
-                    err = _claim_error(claim, plan, dates)
+                    err = claim_error(claim, plan, dates)
                     if err:
                         return Feedback.error(attempt, step.label, *err)
         return self._check_final(problem, attempt, plan)
 
     def _check_final(self, problem: Problem, attempt: Attempt, plan: Plan | None) -> Feedback:
         final = attempt.final
-        m = _ANSWER_RE.search(final) or _LETTER_RE.search(final)
+        m = ANSWER_RE.search(final) or LETTER_RE.search(final)
         if m is None:
             return Feedback.error(
                 attempt, FINAL, final, "the final response names no option such as (A)"
@@ -236,168 +209,12 @@ class DateUnderstanding:
         }
         kind = rng.choices(list(weights), weights=list(weights.values()))[0]
         if kind == "option":
-            return _wrong_option(plan, attempt, rng, problem.answer)
+            return wrong_option(plan, attempt, rng, problem.answer)
         if kind == "rewrite":
-            return _wrong_rewrite(plan, attempt, *rng.choice(rewrites), rng)
+            return wrong_rewrite(plan, attempt, *rng.choice(rewrites), rng)
         pool = [(i, c) for i, c in claims if (c.key[0] == "fact") == (kind == "fact")]
         i, c = rng.choice(pool)
-        wrong = _wrong_dates(c, plan, dates)
+        wrong = wrong_dates(c, plan, dates)
         if not wrong:
-            return _wrong_option(plan, attempt, rng, problem.answer)
-        return _propagate(plan, attempt, i, c, rng.choice(wrong), rng), attempt.steps[i].label
-
-
-# ---------------------------------------------------------------- checking helpers
-
-
-def _claim_error(claim: Claim, plan: Plan, dates: dict[str, date | None]) -> tuple[str, str] | None:
-    """``(segment, reason)`` of the first wrong literal of a claim, or None."""
-    if claim.base is not None:
-        known = {d for d in dates.values() if d}
-        if claim.base.value is None:
-            return claim.base.text, f"{claim.base.text} is not a valid date"
-        if claim.base.value not in known:
-            today = dates["today"]
-            return (
-                claim.base.text,
-                f"{long_date(claim.base.value)} is not today's date ({long_date(today)})",
-            )  # type: ignore[arg-type]
-    correct: Literal | None = None
-    for lit in claim.literals:
-        if lit.value is None:
-            return lit.text, f"{lit.text} is not a valid date"
-        if lit.value == claim.expected:
-            correct = correct or lit
-            continue
-        x = claim.expected
-        if "/" in lit.text and correct is not None:
-            return lit.text, f"{correct.text} is {mdy(x)} in MM/DD/YYYY"
-        if "/" in lit.text and (lit.value.day, lit.value.month) == (x.month, x.day):
-            return lit.text, f"{long_date(x)} is written {mdy(x)} in MM/DD/YYYY, month first"
-        return lit.text, claim.why
-    return None
-
-
-# ---------------------------------------------------------------- injection helpers
-
-
-def _wrong_dates(claim: Claim, plan: Plan, dates: dict[str, date | None]) -> list[date]:
-    """Plausible wrong values for a claim's date."""
-    x = claim.expected
-    out = [x + timedelta(days=k) for k in (-1, 1)]
-    if claim.key[0] == "fact":
-        out += [x + timedelta(days=k) for k in (-2, 2)]  # yesterday/tomorrow the wrong way
-        out += [
-            d
-            for d in (add_months(x, 12), add_months(x, -12), make_date(x.year, x.day, x.month))
-            if d
-        ]
-    elif claim.key[0] == "offset" and dates.get("today"):
-        today = dates["today"]
-        unit, n = claim.key[1]
-        back = Offset(-n, unit).apply(today)  # the wrong direction
-        out += [back] if back else []
-        out += [
-            d for d in (make_date(today.year, x.month, x.day), _month_slip(today, n, unit)) if d
-        ]
-        if unit == "month":
-            out += [d for d in (add_months(x, 1), add_months(x, -1), add_months(x, 12)) if d]
-    return sorted({d for d in out if d and d != x and 1800 <= d.year <= 2200})
-
-
-def _month_slip(today: date, n: int, unit: str) -> date | None:
-    """Day arithmetic across a month end with the month's length wrong (30 for 31 and back)."""
-    if unit != "day" or n == 0:
-        return None
-    day = today.day + n
-    month = date(today.year, today.month, 1)
-    if 1 <= day <= 28 or abs(n) > 28:
-        return None
-    if n > 0:
-        length = (add_months(month, 1) - month).days  # type: ignore[operator]
-        if day <= length:
-            return None
-        wrong = 30 if length == 31 else 31
-        nxt = add_months(month, 1)
-        return make_date(nxt.year, nxt.month, day - wrong) if nxt else None
-    prev = add_months(month, -1)
-    if prev is None or day >= 1:
-        return None
-    length = (month - prev).days
-    return make_date(prev.year, prev.month, day + (30 if length == 31 else 31))
-
-
-def _replace(text: str, edits: list[tuple[Literal, str]]) -> str:
-    for lit, new in sorted(edits, key=lambda e: -e[0].start):
-        text = text[: lit.start] + new + text[lit.start + len(lit.text) :]
-    return text
-
-
-def _with_letter(attempt: Attempt, letter: str) -> Attempt:
-    final = _ANSWER_RE.sub(f"answer is {letter}", attempt.final, count=1)
-    return Attempt((*attempt.steps[:-1], Step(FINAL, final)))
-
-
-def _wrong_option(
-    plan: Plan, attempt: Attempt, rng: random.Random, answer: str
-) -> tuple[Attempt, str] | None:
-    others = [k for k in plan.options if k != answer]
-    if not others or not _ANSWER_RE.search(attempt.final):
-        return None
-    return _with_letter(attempt, rng.choice(others)), FINAL
-
-
-def _wrong_rewrite(
-    plan: Plan, attempt: Attempt, i: int, c: Claim, rng: random.Random
-) -> tuple[Attempt, str]:
-    x, lit = c.expected, c.literals[-1]
-    swapped = make_date(x.year, x.day, x.month)
-    wrong = swapped if swapped and swapped != x else add_months(x, rng.choice((-1, 1)))
-    assert wrong is not None
-    new = mdy(wrong)  # day first when swapped: "10/11/2019" for November 10
-    steps = list(attempt.steps)
-    steps[i] = Step(steps[i].label, _replace(steps[i].text, [(lit, new)]))
-    out = Attempt(tuple(steps))
-    hit = next((k for k, v in plan.options.items() if v == new), None)
-    if c.key[0] != "fact" and hit:
-        out = _with_letter(out, hit)
-    return out, steps[i].label
-
-
-def _propagate(
-    plan: Plan, attempt: Attempt, i: int, c: Claim, wrong: date, rng: random.Random
-) -> Attempt:
-    """Write ``wrong`` for claim c in step i, and let the later steps and the option follow it."""
-    overrides = {c.key[1]: wrong} if c.key[0] == "fact" else {}
-    moved = plan.dates(overrides)
-    steps = list(attempt.steps)
-    for j in range(i, len(steps) - 1):
-        cs = read_step(steps[j].text, plan, plan.dates()) or []
-        edits = []
-        for claim in cs:
-            if j == i and claim.key == c.key:
-                new = wrong
-            elif j > i or claim.key != c.key:
-                new = _moved_value(claim, plan, moved) if overrides else claim.expected
-            edits += [
-                (lit, literal_like(lit.text, new))
-                for lit in claim.literals
-                if new and lit.value == claim.expected
-            ]
-        steps[j] = Step(steps[j].label, _replace(steps[j].text, edits))
-    out = Attempt(tuple(steps))
-    target = (
-        plan.target_date(moved.get("today"))
-        if overrides
-        else (wrong if c.key[0] == "offset" else None)
-    )
-    truth = plan.target_date()
-    if target is not None and target != truth:
-        letter = plan.letter_of(target) or rng.choice([k for k in plan.options if k != plan.answer])
-        out = _with_letter(out, letter)
-    return out
-
-
-def _moved_value(claim: Claim, plan: Plan, moved: dict[str, date | None]) -> date | None:
-    res = resolve(claim.subject, plan, moved, claim.base)
-    return res[1] if res else None
+            return wrong_option(plan, attempt, rng, problem.answer)
+        return propagate(plan, attempt, i, c, rng.choice(wrong), rng), attempt.steps[i].label

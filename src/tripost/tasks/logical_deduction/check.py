@@ -1,0 +1,249 @@
+"""Scripted feedback and improvement of logical deduction.
+
+A statement's ordering must mean what the statement says; a placement is right iff every order
+allowed by the steps it cites agrees with it. The improvement keeps the steps before the error
+and continues the deduction from what they establish (from nothing, it is the gold rationale).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+from tripost.tasks.logical_deduction.model import (
+    FINAL_RE,
+    Pattern,
+    Place,
+    Read,
+    Scene,
+    Translate,
+    arrangement,
+    asked_phrase,
+    join,
+    parse_step,
+    phrase_positions,
+    place_text,
+    read_text,
+    same_meaning,
+    solutions,
+    translate_text,
+)
+from tripost.trajectory import FINAL, Attempt, Feedback, Step
+
+# --- scripted feedback -----------------------------------------------------------------------
+
+
+@dataclass
+class _Checked:
+    """What the verified steps so far establish: each step's claim, and the object read off."""
+
+    claims: dict[str, Pattern] = field(default_factory=dict)
+    orderings: set[str] = field(default_factory=set)
+    read: str | None = None
+
+
+def _entailment(
+    s: Scene, premises: list[Pattern], name: str, p: int, refs: list[str]
+) -> tuple[bool, str] | None:
+    """None when every order the premises (steps ``refs``) allow has ``name`` in position
+    ``p``; else (whether the placement is false, not merely unjustified, and the reason)."""
+    where = {sol[name] for sol in solutions(s.objects, premises)}
+    who, cited, one = s.domain.mention(name), join([f"({r})" for r in refs]), len(refs) == 1
+    if where == {p}:
+        return None
+    if not where:
+        return True, f"{cited} {'is impossible' if one else 'contradict each other'}"
+    if p not in where:
+        if len(where) == 1:
+            return (
+                True,
+                f"{cited} {'puts' if one else 'put'} {who} in position {where.pop()}, not {p}",
+            )
+        return True, f"{cited} {'rules' if one else 'rule'} out position {p} for {who}"
+    other = min(where - {p})
+    return False, f"{cited} {'does' if one else 'do'} not rule out position {other} for {who}"
+
+
+def _check_place(s: Scene, step: Place, text: str, done: _Checked) -> tuple[str, str] | None:
+    """(segment, reason) of the first unjustified placement. A false placement is named by its
+    own words; a true one that the cited steps do not force by the text up to it, so that a
+    rewrite with other references does not contain the segment."""
+    for r in step.refs:
+        if r not in done.claims:
+            return f"({r})", f"step ({r}) is not an earlier statement or ordering"
+    premises = [done.claims[r] for r in step.refs]
+    for name, p, part in step.places:
+        if bad := _entailment(s, premises, name, p, step.refs):
+            return (part if bad[0] else text[: text.index(part) + len(part)]), bad[1]
+        if step.facts.get(name) != p:
+            return (
+                step.arr_text,
+                f"the ordering does not put {s.domain.mention(name)} in position {p}",
+            )
+    for name, p in sorted(step.facts.items(), key=lambda x: x[1]):
+        if bad := _entailment(s, premises, name, p, step.refs):
+            return (step.arr_text if bad[0] else text.rstrip(".")), bad[1]
+    return None
+
+
+def _check_read(s: Scene, step: Read, text: str, done: _Checked) -> tuple[str, str] | None:
+    if step.ref not in done.orderings:
+        return f"In ({step.ref})", f"step ({step.ref}) is not an earlier ordering"
+    positions = phrase_positions(s.domain, s.n)
+    if step.phrase not in positions:
+        return step.phrase, f'"{step.phrase}" is not a position the options use'
+    if positions[step.phrase] != step.position:
+        return (
+            f"is position {step.position}",
+            f"{step.phrase} is position {positions[step.phrase]} of {s.n}",
+        )
+    if step.position != s.asked:
+        return step.phrase, f"the options ask about {asked_phrase(s)}"
+    facts = done.claims[step.ref].facts(s.n)
+    holder = next((o for o, p in facts.items() if p == step.position), None)
+    segment = text[text.index("which holds") :].rstrip(".")
+    if holder is None:
+        return segment, f"({step.ref}) does not say what is in position {step.position}"
+    if holder != step.name:
+        return segment, f"position {step.position} in ({step.ref}) holds {s.domain.mention(holder)}"
+    return None
+
+
+def _check_final(s: Scene, answer: str, text: str, done: _Checked) -> tuple[str, str] | None:
+    m = FINAL_RE.match(text)
+    if not m:
+        return text, 'the final response does not end with "So the answer is (X)."'
+    letter = f"({m['l'].upper()})"
+    letters = [s.letter(i) for i in range(len(s.options))]
+    if letter != answer:
+        gold = letters.index(answer) if answer in letters else None
+        if done.read is not None and gold is not None and s.option_objects[gold] == done.read:
+            return m["so"], f"the option about {s.domain.mention(done.read)} is {answer}"
+        return m["so"], f"the correct option is {answer}"
+    claim = m["text"].strip().rstrip(".")
+    if claim and claim.lower() != s.options[letters.index(letter)].lower():
+        return m["text"].strip(), f'option {letter} says "{s.options[letters.index(letter)]}"'
+    return None
+
+
+def first_error(s: Scene, answer: str, attempt: Attempt) -> Feedback | None:
+    done = _Checked()
+    for step in attempt.steps:
+        text = step.text.strip()
+        if step.label == FINAL:
+            issue = _check_final(s, answer, text, done)
+        else:
+            form = parse_step(s, text)
+            issue = None
+            if isinstance(form, str):
+                issue = text.split("\n")[0][:120], f"{form}".rstrip(".")
+            elif isinstance(form, Translate):
+                if not same_meaning(form.pattern, s.patterns[form.index], s.objects):
+                    right = s.patterns[form.index].render(s.domain)
+                    issue = form.pat_text, f'"{s.statements[form.index]}" means "{right}"'
+                done.claims[step.label] = form.pattern
+            elif isinstance(form, Place):
+                issue = _check_place(s, form, text, done)
+                done.claims[step.label] = arrangement(form.facts, s.n)
+                done.orderings.add(step.label)
+            else:
+                issue = _check_read(s, form, text, done)
+                done.read = form.name
+        if issue:
+            return Feedback.error(attempt, step.label, issue[0], issue[1])
+    return None
+
+
+# --- gold solver (also continues a correct partial deduction) --------------------------------
+
+
+@dataclass
+class _Progress:
+    """What a (partial) rationale has established, read from its steps."""
+
+    translated: dict[int, str] = field(default_factory=dict)  # statement index -> step label
+    orderings: list[tuple[str, dict[str, int]]] = field(default_factory=list)
+    read: bool = False
+
+    @classmethod
+    def of(cls, s: Scene, steps: tuple[Step, ...]) -> _Progress:
+        out = cls()
+        for step in steps:
+            form = parse_step(s, step.text.strip())
+            if isinstance(form, Translate):
+                out.translated.setdefault(form.index, step.label)
+            elif isinstance(form, Place):
+                out.orderings.append((step.label, form.facts))
+            elif isinstance(form, Read):
+                out.read = True
+        return out
+
+
+def _cited_orderings(
+    orderings: list[tuple[str, dict[str, int]]],
+) -> tuple[list[str], dict[str, int]]:
+    """The latest orderings that together hold every known placement, and those placements."""
+    refs: list[str] = []
+    known: dict[str, int] = {}
+    for label, facts in reversed(orderings):
+        if set(facts.items()) - set(known.items()):
+            refs.insert(0, label)
+            known.update(facts)
+    return refs, known
+
+
+def _next_placements(
+    s: Scene, known: dict[str, int]
+) -> tuple[tuple[int, ...], dict[str, int]] | None:
+    """The smallest set of statements that, with ``known``, forces the place of at least one
+    more object, and the places it forces."""
+    base = solutions(s.objects, [arrangement(known, s.n)] if known else [])
+    masks = [sum(1 << i for i, p in enumerate(s.patterns) if p.holds(sol, s.n)) for sol in base]
+    free = [o for o in s.objects if o not in known]
+    for size in range(len(s.patterns) + 1):
+        for subset in itertools.combinations(range(len(s.patterns)), size):
+            need = sum(1 << i for i in subset)
+            allowed = [sol for sol, m in zip(base, masks, strict=True) if m & need == need]
+            if not allowed:
+                continue
+            forced = {o: allowed[0][o] for o in free if all(a[o] == allowed[0][o] for a in allowed)}
+            if forced:
+                return subset, forced
+    return None
+
+
+def continue_deduction(s: Scene, answer: str, prefix: tuple[Step, ...]) -> Attempt | None:
+    """Gold steps after a correct ``prefix``: translate the statements not yet written, place
+    objects until the order is known, read the asked position, answer."""
+    progress = _Progress.of(s, prefix)
+    steps = list(prefix)
+
+    def add(text: str) -> str:
+        label = str(max((int(st.label.split(".")[0]) for st in steps), default=0) + 1)
+        steps.append(Step(label, text))
+        return label
+
+    for i in range(len(s.statements)):
+        if i not in progress.translated:
+            progress.translated[i] = add(translate_text(s, i))
+    refs, known = _cited_orderings(progress.orderings)
+    while len(known) < s.n:
+        found = _next_placements(s, known)
+        if found is None:
+            return None
+        subset, forced = found
+        cite = refs + [progress.translated[i] for i in subset]
+        known = {**known, **forced}
+        refs = [add(place_text(s, cite, forced, known))]
+        progress.orderings.append((refs[0], dict(known)))
+    if not progress.read:
+        label = next(
+            lab for lab, facts in reversed(progress.orderings) if s.asked in facts.values()
+        )
+        holder = next(o for o, p in known.items() if p == s.asked)
+        add(read_text(s, label, asked_phrase(s), s.asked, holder))
+    letters = [s.letter(i) for i in range(len(s.options))]
+    if answer not in letters:
+        return None
+    steps.append(Step(FINAL, f"{s.options[letters.index(answer)]}. So the answer is {answer}."))
+    return Attempt(tuple(steps))

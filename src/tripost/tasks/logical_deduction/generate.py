@@ -1,0 +1,132 @@
+"""Random logical deduction scenes and the slips a small model makes in a deduction."""
+
+from __future__ import annotations
+
+import random
+
+from tripost.tasks.logical_deduction.model import (
+    FINAL_RE,
+    Domain,
+    Pattern,
+    Place,
+    Read,
+    Scene,
+    Translate,
+    parse_sentence,
+    parse_step,
+    place_text,
+    read_text,
+    solutions,
+    statement_pattern,
+    translate_text,
+)
+from tripost.trajectory import FINAL, Attempt, Step
+
+# --- error injection -------------------------------------------------------------------------
+
+
+def _misread(s: Scene, form: Translate, rng: random.Random) -> str | None:
+    """The statement's ordering with the two objects swapped, or the position counted from the
+    wrong end or one off."""
+    i, pat = form.index, s.patterns[form.index]
+    if len(pat.names) == 2:
+        a, b = pat.names
+        return translate_text(s, i, Pattern(("??", b, "??", a, "??")))
+    name, p = pat.names[0], pat.facts(s.n)[pat.names[0]]
+    from_last = pat.tokens[0] == "??"
+    k = s.n + 1 - p if from_last else p
+    wrong = [(k, not from_last), (k - 1, from_last), (k + 1, from_last)]
+    wrong = [(j, end) for j, end in wrong if 1 <= j <= s.n and (s.n + 1 - j if end else j) != p]
+    if not wrong:
+        return None
+    j, end = rng.choice(wrong)
+    return translate_text(s, i, statement_pattern(s.domain, j, end, name))
+
+
+def _swap(s: Scene, form: Place, rng: random.Random) -> str:
+    """The placement with one newly placed object swapped with another position."""
+    name = rng.choice([n for n, _, _ in form.places])
+    p = form.facts[name]
+    q = rng.choice([x for x in range(1, s.n + 1) if x != p])
+    facts = dict(form.facts)
+    other = next((o for o, x in facts.items() if x == q), None)
+    facts[name] = q
+    if other:
+        facts[other] = p
+    new = {n: facts[n] for n, _, _ in form.places}
+    return place_text(s, form.refs, new, facts)
+
+
+_WEIGHTS = {"misread": 3, "swap": 4, "lookup": 1, "letter": 2}
+
+
+def inject(s: Scene, attempt: Attempt, rng: random.Random) -> tuple[Attempt, str] | None:
+    forms = {st.label: parse_step(s, st.text.strip()) for st in attempt.steps if st.label != FINAL}
+    kinds: dict[str, list[str]] = {"letter": [FINAL]}
+    for label, form in forms.items():
+        kind = {Translate: "misread", Place: "swap", Read: "lookup"}.get(type(form))
+        if kind:
+            kinds.setdefault(kind, []).append(label)
+    kind = rng.choices(sorted(kinds), [_WEIGHTS[k] for k in sorted(kinds)])[0]
+    label = rng.choice(kinds[kind])
+    form = forms.get(label)
+    text: str | None
+    if isinstance(form, Translate):
+        text = _misread(s, form, rng)
+    elif isinstance(form, Place):
+        text = _swap(s, form, rng)
+    elif isinstance(form, Read):
+        other = rng.choice([o for o in s.objects if o != form.name])
+        text = read_text(s, form.ref, form.phrase, form.position, other)
+    else:
+        m = FINAL_RE.match(attempt.final.strip())
+        letters = [s.letter(i) for i in range(len(s.options))]
+        if not m:
+            return None
+        wrong = rng.choice([x for x in letters if x != f"({m['l'].upper()})"])
+        text = f"{attempt.final.strip()[: m.start('so')]}So the answer is {wrong}."
+    if text is None:
+        return None
+    i = attempt.index(label)
+    steps = list(attempt.steps)
+    steps[i] = Step(label, text)
+    return Attempt(tuple(steps)), label
+
+
+def position_predicate(d: Domain, p: int, n: int) -> str:
+    """Counted from the nearer end, as BIG-Bench Hard does: ``is the second from the right``."""
+    return d.absolute(p, False) if p <= n + 1 - p else d.absolute(n + 1 - p, True)
+
+
+def unique_statements(
+    d: Domain, objects: tuple[str, ...], truth: dict[str, int], rng: random.Random
+) -> tuple[str, ...]:
+    """Random true statements added until one order remains, then those not needed dropped
+    (BIG-Bench Hard uses about N - 1 statements)."""
+    n = len(objects)
+    left = solutions(objects, [])
+    chosen: dict[str, Pattern] = {}
+    while len(left) > 1:
+        sentence = _random_statement(d, truth, rng)
+        pat = parse_sentence(d, objects, sentence)
+        narrowed = [sol for sol in left if pat.holds(sol, n)]  # type: ignore[union-attr]
+        if sentence not in chosen and len(narrowed) < len(left):
+            chosen[sentence] = pat  # type: ignore[assignment]
+            left = narrowed
+    for sentence in rng.sample(sorted(chosen), len(chosen)):
+        rest = [p for t, p in chosen.items() if t != sentence]
+        if len(solutions(objects, rest)) == 1:
+            del chosen[sentence]
+    return tuple(chosen)
+
+
+def _random_statement(d: Domain, truth: dict[str, int], rng: random.Random) -> str:
+    n = len(truth)
+    a, b = rng.sample(sorted(truth), 2)
+    if rng.random() < 0.25:
+        return f"{d.subject(a)} {position_predicate(d, truth[a], n)}"
+    if truth[a] > truth[b]:
+        a, b = b, a
+    if rng.random() < 0.5:
+        return f"{d.subject(a)} {d.before} {d.mention(b)}"
+    return f"{d.subject(b)} {d.after} {d.mention(a)}"

@@ -1,0 +1,143 @@
+"""Logical deduction (BIG-Bench Hard ``logical_deduction_{three,five,seven}_objects``).
+
+A question describes N objects in a fixed order (books on a shelf, birds on a branch, golfers in
+a tournament, vehicles by age, fruits by price) through statements; the options ask which object
+is at one position. Buckets: ``3`` and ``5`` objects (seen), ``7`` (unseen). The gold rationale
+first writes each statement as an ordering in the paper's "??" notation, then places objects one
+deduction at a time (each step cites the statements and the earlier ordering it uses), then reads
+the asked position::
+
+    (1) The falcon is to the right of the blue jay: "(left) ?? blue jay ?? falcon ?? (right)".
+    (2) The blue jay is to the right of the quail: "(left) ?? quail ?? blue jay ?? (right)".
+    (3) From (1) and (2), the quail is in position 1, the blue jay is in position 2 and the falcon is in position 3: "(left) quail blue jay falcon (right)".
+    (4) In (3), the second from the left is position 2, which holds the blue jay.
+    (Final response) The blue jay is the second from the left. So the answer is (A).
+
+Positions count from the end written first. The scripted feedback checks each statement's
+ordering against the statement, and each placement by enumerating the orders allowed by the
+steps it cites: a placement is right iff every such order agrees with it.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+
+from tripost.tasks.logical_deduction.check import continue_deduction, first_error
+from tripost.tasks.logical_deduction.generate import inject, position_predicate, unique_statements
+from tripost.tasks.logical_deduction.model import (
+    DOMAINS,
+    FINAL_RE,
+    Scene,
+    answer_of,
+    parse_question,
+    parse_sentence,
+)
+from tripost.trajectory import FINAL, Attempt, Feedback, Problem
+
+log = logging.getLogger(__name__)
+
+SEEN_SIZES = (3, 5)
+UNSEEN_SIZES = (7,)
+
+
+# --- the task --------------------------------------------------------------------------------
+
+
+class LogicalDeduction:
+    """The logical deduction task (see the module docstring for the rationale format)."""
+
+    name = "logical_deduction"
+    #: the instruction of the official training data
+    PAPER_INSTRUCTION = (
+        ' Let "??" represents 0 or more objects, and "?" represents exactly 1 object.'
+    )
+
+    def __init__(self, instruction: str | None = None) -> None:
+        self.instruction = instruction or ""
+        self.buckets = [str(n) for n in SEEN_SIZES + UNSEEN_SIZES]
+
+    def generate(self, rng: random.Random, split: str) -> Problem:
+        """A random scene of the split's size with statements added until one order remains;
+        the options ask for a random position, e.g. ``(B) The quail is the second from the left``."""
+        if split not in ("seen", "unseen"):
+            raise ValueError(f"split must be 'seen' or 'unseen', got {split!r}")
+        n = rng.choice(SEEN_SIZES if split == "seen" else UNSEEN_SIZES)
+        domain = rng.choice(list(DOMAINS.values()))
+        objects = tuple(rng.sample(domain.pool, n))
+        truth = dict(zip(rng.sample(objects, n), range(1, n + 1), strict=True))
+        statements = unique_statements(domain, objects, truth, rng)
+        asked = rng.randint(1, n)
+        predicate = position_predicate(domain, asked, n)
+        options = tuple(f"{domain.subject(o)} {predicate}" for o in objects)
+        holder = next(o for o, p in truth.items() if p == asked)
+        patterns = tuple(parse_sentence(domain, objects, t) for t in statements)
+        scene = Scene(domain, objects, statements, patterns, options, objects, asked)  # type: ignore[arg-type]
+        answer = scene.letter(objects.index(holder))
+        return self._problem(scene.question(), answer, n, domain.key)
+
+    def _problem(self, question: str, answer: str, n: int, domain: str) -> Problem:
+        return Problem(question, answer, self.name, str(n), n in SEEN_SIZES, {"domain": domain})
+
+    def problem_from_text(self, question: str, target: str | None) -> Problem | None:
+        """A BIG-Bench Hard question -> Problem (bucket = number of objects); None when a
+        statement or option is not understood or the statements do not fix one order."""
+        question = question.strip().removeprefix("Q: ")
+        s = parse_question(question)
+        if s is None:
+            return None
+        answer = answer_of(s)
+        if answer is None:
+            return None
+        if target is not None:
+            m = re.fullmatch(r"\(?([A-Z])\)?", target.strip())
+            if m is None:
+                return None
+            if f"({m[1]})" != answer:
+                log.warning("target %s differs from the deduced answer %s", target, answer)
+            answer = f"({m[1]})"
+        return self._problem(question, answer, s.n, s.domain.key)
+
+    def solve(self, problem: Problem) -> Attempt | None:
+        """The gold deduction; None if the question cannot be read or its answer differs."""
+        s = parse_question(problem.question)
+        if s is None or answer_of(s) != problem.answer:
+            return None
+        return continue_deduction(s, problem.answer, ())
+
+    def extract_answer(self, attempt: Attempt) -> str | None:
+        """``"... So the answer is (B)."`` -> ``"(B)"``; None if absent."""
+        finals = [st for st in attempt.steps if st.label == FINAL]
+        m = FINAL_RE.match(finals[0].text.strip()) if finals else None
+        return None if m is None else f"({m['l'].upper()})"
+
+    def check(self, problem: Problem, attempt: Attempt) -> Feedback:
+        """The first wrong step, e.g. ``In step (3) the part "the falcon is in position 2" is
+        incorrect. This is because (1) and (2) put the falcon in position 3, not 2.``"""
+        s = parse_question(problem.question)
+        if s is None:
+            first = attempt.steps[0]
+            reason = "the question is not a logical deduction question this checker can read"
+            return Feedback.error(attempt, first.label, first.text.split("\n")[0], reason)
+        return first_error(s, problem.answer, attempt) or Feedback.ok(attempt)
+
+    def improve(self, problem: Problem, attempt: Attempt, feedback: Feedback) -> Attempt | None:
+        """The steps before the error verbatim, then the solver's deduction continued from
+        what they establish. None when the result would not pass :meth:`check`."""
+        s = parse_question(problem.question)
+        if s is None or feedback.correct or feedback.error_step not in attempt.labels:
+            return None
+        new = continue_deduction(s, problem.answer, attempt.prefix(feedback.error_step))  # type: ignore[arg-type]
+        if new is None or not self.check(problem, new).correct:
+            return None
+        return new
+
+    def inject_error(
+        self, problem: Problem, attempt: Attempt, rng: random.Random
+    ) -> tuple[Attempt, str] | None:
+        """One slip: a statement's ordering misread (objects swapped, position counted from the
+        wrong end or one off), a placement with two objects swapped, the wrong object read off
+        the ordering, or a wrong option letter. Returns the attempt and its wrong step."""
+        s = parse_question(problem.question)
+        return None if s is None else inject(s, attempt, rng)
