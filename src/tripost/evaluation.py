@@ -30,9 +30,9 @@ log = logging.getLogger(__name__)
 
 class EvalConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    rounds: int = Field(2, description="max self-improvement updates per question")
-    max_new_tokens: int = Field(1400, description="token budget of a whole trajectory")
-    batch_size: int = Field(128, description="generation batch size")
+    rounds: int = Field(2, ge=0, description="max self-improvement updates per question")
+    max_new_tokens: int = Field(1400, ge=1, description="token budget of a whole trajectory")
+    batch_size: int = Field(128, ge=1, description="generation batch size")
     bf16: bool = Field(False, description="bf16 autocast while decoding")
 
 

@@ -42,6 +42,8 @@ from tripost.trajectory import Attempt, Feedback, FormatError, Problem
 
 log = logging.getLogger(__name__)
 
+DEFAULT_CACHE_DIR = "~/.cache/tripost/llm"
+
 
 class LLMConfig(BaseModel):
     """The ``llm`` section of a config. Unknown keys are an error."""
@@ -72,7 +74,12 @@ class LLMConfig(BaseModel):
     seed: int | None = Field(
         0, description="Seed of the few-shot examples and request seed (re-ask k uses seed + k)."
     )
-    timeout_s: float = Field(60.0, gt=0, description="Timeout of one HTTP request, seconds.")
+    timeout_s: float = Field(
+        60.0,
+        gt=0,
+        description="Deadline of one HTTP request, seconds: the whole answer must arrive by then "
+        "(a server trickling bytes does not extend it).",
+    )
     max_retries: int = Field(
         5, ge=0, description="Retries of a request after 429, 5xx, timeouts, dropped connections."
     )
@@ -80,13 +87,18 @@ class LLMConfig(BaseModel):
         1.0, ge=0, description="First retry delay; doubles each retry (jittered)."
     )
     max_backoff_s: float = Field(30.0, ge=0, description="Largest retry delay without Retry-After.")
+    max_retry_after_s: float = Field(
+        60.0, ge=0, description="Largest wait a server's Retry-After may ask for; longer is cut."
+    )
     parse_retries: int = Field(
         2, ge=0, description="Re-asks (new seed, retry_temperature) after an unparsable answer."
     )
     concurrency: int = Field(32, gt=0, description="Requests in flight at once.")
     cache: bool = Field(True, description="Store and reuse responses (SQLite in cache_dir).")
-    cache_dir: str = Field(
-        "~/.cache/tripost/llm", description="Cache folder; the loop sets the run directory's llm/."
+    cache_dir: str | None = Field(
+        None,
+        description="Cache folder; None = the run directory's llm_cache/ in a run, else "
+        "~/.cache/tripost/llm.",
     )
     n_shots: int = Field(3, ge=0, description="Few-shot examples per prompt.")
     show_answer: bool = Field(
@@ -113,6 +125,9 @@ class LLMConfig(BaseModel):
                 "that variable's NAME as api_key_env"
             )
         return data
+
+    def resolved_cache_dir(self) -> str:
+        return self.cache_dir or DEFAULT_CACHE_DIR
 
     def resolved_base_url(self) -> str:
         return (self.base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")

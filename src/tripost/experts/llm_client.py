@@ -100,7 +100,7 @@ class LLMClient:
             raise ValueError(
                 f"the environment variable {cfg.api_key_env} holds no API key for OpenAI"
             )
-        self.cache = ResponseCache(cfg.cache_dir if cfg.cache else None)
+        self.cache = ResponseCache(cfg.resolved_cache_dir() if cfg.cache else None)
         self._meta = f"endpoint|{public_url(self.url)}|{cfg.model}"
         self.endpoint: str | None = (
             cfg.endpoint if cfg.endpoint != "auto" else self.cache.get_meta(self._meta)
