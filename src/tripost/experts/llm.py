@@ -196,7 +196,8 @@ class LLMFeedback(_LLMModule):
             if reply.text is None:
                 return FeedbackResult(None, self._drop(f"feedback request failed: {reply.error}"))
             try:
-                return FeedbackResult(parse_feedback(_cut(reply.text, FEEDBACK_STOP), attempt))
+                feedback = parse_feedback(_cut(reply.text, FEEDBACK_STOP), attempt)
+                return FeedbackResult(self._ground_truth(problem, attempt, feedback))
             except FormatError as e:
                 last_error = str(e)
                 if n < self.cfg.parse_retries:
@@ -205,6 +206,28 @@ class LLMFeedback(_LLMModule):
         return FeedbackResult(
             None, self._drop(f"unusable feedback after {tries} tries: {last_error}")
         )
+
+    def _ground_truth(self, problem: Problem, attempt: Attempt, feedback: Feedback) -> Feedback:
+        """The reference answer, where known, outranks the LLM: an attempt whose final answer
+        is wrong is never "correct" (the task's checker names its error instead); one whose
+        answer is right keeps the LLM's step-level verdict."""
+        if not feedback.correct or not problem.answer:
+            return feedback
+        try:
+            answer = self.task.extract_answer(attempt)
+        except Exception:  # a task bug: the answer is not known to be right
+            answer = None
+        if answer == problem.answer:
+            return feedback
+        self.stats.extra["overruled"] += 1
+        checked = check_text(self.task, problem, attempt.render())
+        if checked.correct or checked.error_step not in attempt.labels:
+            final = attempt.steps[-1]
+            checked = Feedback.error(
+                attempt, final.label, final.text, f"the final answer should be {problem.answer}"
+            )
+        log.debug("LLM said correct for a wrong final answer: overruled by the reference")
+        return checked
 
 
 class LLMImprovement(_LLMModule):
