@@ -23,7 +23,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from tripost.policy.generation import generate, truncate_rounds
 from tripost.policy.model import Policy
 from tripost.tasks.base import Task, is_correct
-from tripost.trajectory import STOP_PHRASE, Problem, render_prompt, split_continuation
+from tripost.trajectory import (
+    FEEDBACK_PREFIX,
+    STOP_PHRASE,
+    UPDATE_PREFIX,
+    Feedback,
+    FormatError,
+    Problem,
+    render_prompt,
+    split_continuation,
+)
 
 log = logging.getLogger(__name__)
 
@@ -68,12 +77,24 @@ def self_improve(
 
 
 def score_output(task: Task, problem: Problem, output: str, rounds: int) -> Outcome:
-    """Score one generated continuation (what follows the answer prompt)."""
+    """Score one generated continuation (what follows the answer prompt).
+
+    The continuation is read with the format's one parser (``split_continuation`` and
+    ``Feedback.parse``). The model's own feedback saying the attempt is correct ends the
+    trajectory, as it does at inference: an update written after it is not scored. A feedback
+    flags the attempt unless it parses as the "correct" feedback (quoting the stop phrase inside
+    an error's segment is a flag)."""
     output = truncate_rounds(output, rounds, task.instruction)
     attempts, feedbacks = split_continuation(output, task.instruction, trim=True)
+    for i, fb in enumerate(feedbacks):
+        verdict = own_verdict(fb)
+        if verdict is not None:
+            attempts, feedbacks = attempts[: i + 1], [*feedbacks[:i], verdict]
+            break
+    output = join_continuation(attempts, feedbacks, task.instruction)
     first = is_correct(task, problem, attempts[0])
     final = is_correct(task, problem, attempts[-1])
-    flagged = bool(feedbacks) and STOP_PHRASE not in feedbacks[0]
+    flagged = bool(feedbacks) and own_verdict(feedbacks[0]) is None
     return Outcome(
         problem.question,
         problem.bucket,
@@ -85,6 +106,32 @@ def score_output(task: Task, problem: Problem, output: str, rounds: int) -> Outc
         len(attempts) - 1,
         output,
     )
+
+
+def own_verdict(feedback: str) -> str | None:
+    """The feedback text up to the end of its stop phrase when it parses as the format's
+    "correct" feedback (``Step (1) to step (3) are correct. The final response is also
+    correct.``), else None (an error feedback, or text that does not follow the format)."""
+    end = feedback.find(STOP_PHRASE)
+    if end < 0:
+        return None
+    text = feedback[: end + len(STOP_PHRASE)]
+    try:
+        return text if Feedback.parse(text).correct else None
+    except FormatError:
+        return None
+
+
+def join_continuation(attempts: list[str], feedbacks: list[str], instruction: str = "") -> str:
+    """The inverse of ``split_continuation``."""
+    parts = []
+    for i, att in enumerate(attempts):
+        if i:
+            parts.append(f"\n{UPDATE_PREFIX}{instruction}\n")
+        parts.append(att)
+        if i < len(feedbacks):
+            parts.append(f"\n{FEEDBACK_PREFIX}{feedbacks[i]}")
+    return "".join(parts)
 
 
 _OPTION = re.compile(r"^\([A-Z]\) ", re.M)
