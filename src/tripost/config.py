@@ -174,9 +174,8 @@ def load_config(
         for i, p in enumerate(parts[:-1]):
             child = node.setdefault(p, {})
             if not isinstance(child, dict):
-                kind = "null" if child is None else type(child).__name__
                 raise ConfigError(
-                    f"{label}: {'.'.join(parts[: i + 1])} is a {kind} value, not a section"
+                    f"{label}: {'.'.join(parts[: i + 1])} holds a value, not a section of fields"
                 )
             node = child
         node[parts[-1]] = value

@@ -167,7 +167,7 @@ def checked_load(path: Path, load, *args):
     names it and says how to redo it."""
     try:
         return load(path, *args)
-    except (OSError, ValueError, RuntimeError, KeyError) as e:
+    except Exception as e:  # safetensors, json, torch: any reader of a damaged checkpoint
         if not Path(path).exists() or isinstance(e, RunDirError):
             raise
         msg = " ".join(str(e).split())[:160]

@@ -92,7 +92,11 @@ class RunDir:
         self.manifest: dict[str, Any] = {"stages": {}}
         self._written: dict[str, int] = {}
         if self.manifest_path.exists():
-            self.manifest = self._load_manifest()
+            try:
+                self.manifest = self._load_manifest()
+            except BaseException:
+                self.release()
+                raise
 
     # ------------------------------------------------------------------ lock
 
