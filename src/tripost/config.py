@@ -111,10 +111,11 @@ class RunConfig(_Strict):
 
 
 SECRET_KEY = re.compile(
-    r"(^|[_\-.])(api_?key|apikey|token|access_?token|auth|authorization|bearer|password|passwd|"
-    r"pass|secret|secret_?key|private_?key|credentials?)$",
+    r"^(.*[_\-.])?(api_?key|apikey|secret|secret_?key|client_?secret|password|passwd|"
+    r"private_?key|credentials?|authorization|bearer)$"
+    r"|^(token|auth|(access|auth|api|hf|bearer|github|gh|openai|refresh|session|secret|id)_?token)$",
     re.IGNORECASE,
-)
+)  # but not eos_token, pad_token_id, max_tokens, api_key_env...
 SECRET_VALUE = re.compile(
     r"^(sk-[A-Za-z0-9_\-]{12,}|sk_[A-Za-z0-9]{12,}|hf_[A-Za-z0-9]{20,}|gh[pousr]_[A-Za-z0-9]{20,}"
     r"|xox[abpr]-[A-Za-z0-9\-]{10,}|AKIA[0-9A-Z]{16}|Bearer\s+\S{8,})$"

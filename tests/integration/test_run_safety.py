@@ -116,10 +116,16 @@ def test_names_of_secrets_are_fine(tmp_path):
     """``api_key_env`` names a variable and ``max_tokens`` counts tokens: neither is a secret."""
     from tripost.config import load_config
 
+    from tripost.config import find_secrets
+
     cfg = load_config(
         None, {"expert.llm.api_key_env": "MY_KEY", "expert.llm.max_tokens": 64, "seed": 1}
     )
     assert cfg.expert.llm.api_key_env == "MY_KEY" and cfg.expert.llm.max_tokens == 64
+    harmless = {"eos_token": "</s>", "pad_token_id": 0, "max_new_tokens": 9, "bypass": "x"}
+    assert find_secrets({"model": harmless, "note": "sk-short"}) == []
+    secret = {"hf_token": "abc", "x": {"client_secret": "abc"}, "y": ["hf_" + "a" * 30]}
+    assert find_secrets(secret) == [("hf_token",), ("x", "client_secret"), ("y", "0")]
 
 
 def test_lock_is_released_after_a_run_error(tmp_path):
