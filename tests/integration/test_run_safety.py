@@ -114,9 +114,7 @@ def test_secret_in_config_is_refused_before_anything_is_written(
 
 def test_names_of_secrets_are_fine(tmp_path):
     """``api_key_env`` names a variable and ``max_tokens`` counts tokens: neither is a secret."""
-    from tripost.config import load_config
-
-    from tripost.config import find_secrets
+    from tripost.config import find_secrets, load_config
 
     cfg = load_config(
         None, {"expert.llm.api_key_env": "MY_KEY", "expert.llm.max_tokens": 64, "seed": 1}
