@@ -25,11 +25,9 @@ from tripost.policy.model import Policy
 from tripost.tasks.base import Task, is_correct
 from tripost.trajectory import (
     FEEDBACK_PREFIX,
-    STOP_PHRASE,
     UPDATE_PREFIX,
-    Feedback,
-    FormatError,
     Problem,
+    own_verdict,
     render_prompt,
     split_continuation,
 )
@@ -106,20 +104,6 @@ def score_output(task: Task, problem: Problem, output: str, rounds: int) -> Outc
         len(attempts) - 1,
         output,
     )
-
-
-def own_verdict(feedback: str) -> str | None:
-    """The feedback text up to the end of its stop phrase when it parses as the format's
-    "correct" feedback (``Step (1) to step (3) are correct. The final response is also
-    correct.``), else None (an error feedback, or text that does not follow the format)."""
-    end = feedback.find(STOP_PHRASE)
-    if end < 0:
-        return None
-    text = feedback[: end + len(STOP_PHRASE)]
-    try:
-        return text if Feedback.parse(text).correct else None
-    except FormatError:
-        return None
 
 
 def join_continuation(attempts: list[str], feedbacks: list[str], instruction: str = "") -> str:
