@@ -40,7 +40,9 @@ def load_yaml(text: str, where: str) -> Any:
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = f":{mark.line + 1}" if mark else ""
-        problem = " ".join(str(getattr(e, "problem", None) or e).split())
+        problem = " ".join(
+            str(getattr(e, "problem", None) or type(e).__name__).split()
+        )  # no snippet: it may hold a secret
         raise ConfigError(f"{where}{line}: invalid YAML ({problem})") from None
 
 
