@@ -18,9 +18,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from tripost.config import ConfigError, RunConfig, load_config
+from tripost.config import ConfigError, RunConfig, load_config, load_yaml
 
 log = logging.getLogger("tripost")
 
@@ -44,6 +42,11 @@ def _expert_args(p: argparse.ArgumentParser, single: bool = False) -> None:
         help="LLM response cache (default: ~/.cache/tripost/llm, or RUN_DIR/llm_cache in a run)",
     )
     g.add_argument("--concurrency", type=int, help="LLM requests in flight (default 32)")
+    g.add_argument(
+        "--timeout",
+        type=float,
+        help="deadline of one LLM request in seconds, the whole answer included (default 60)",
+    )
 
 
 def _llm_overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -52,6 +55,7 @@ def _llm_overrides(args: argparse.Namespace) -> dict[str, Any]:
         "model_name": "model",
         "cache_dir": "cache_dir",
         "concurrency": "concurrency",
+        "timeout": "timeout_s",
     }
     return {v: getattr(args, k) for k, v in keys.items() if getattr(args, k, None) is not None}
 
@@ -139,22 +143,41 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         return COMMANDS[args.command](args)
-    except (ConfigError, ValueError, FileNotFoundError) as e:
-        print(f"tripost: error: {e}", file=sys.stderr)
-        return 2
+    except (ConfigError, ValueError) as e:
+        return _error(str(e))
+    except OSError as e:  # a directory, an unreadable file, a full disk...
+        where = f"{e.filename}: " if e.filename else ""
+        return _error(f"{where}{e.strerror or e}")
     except KeyboardInterrupt:
         print("tripost: interrupted; re-run the same command to resume", file=sys.stderr)
         return 130
+
+
+def _error(message: str) -> int:
+    """One line on stderr, exit code 2."""
+    print(f"tripost: error: {' '.join(message.split())}", file=sys.stderr)
+    return 2
 
 
 def parse_sets(pairs: list[str]) -> dict[str, Any]:
     out = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
-        if not sep:
+        if not sep or not key.strip():
             raise ConfigError(f"--set {pair!r}: expected KEY=VALUE")
-        out[key] = yaml.safe_load(value)
+        out[key.strip()] = load_yaml(value, f"--set {key.strip()}")
     return out
+
+
+_FLAGS = {
+    "feedback": "--feedback",
+    "improvement": "--improvement",
+    "llm.base_url": "--base-url",
+    "llm.model": "--model-name",
+    "llm.cache_dir": "--cache-dir",
+    "llm.concurrency": "--concurrency",
+    "llm.timeout_s": "--timeout",
+}
 
 
 def _expert_overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -168,6 +191,15 @@ def _expert_overrides(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def _labels(overrides: dict[str, Any]) -> dict[str, str]:
+    """Where each override came from, for error messages."""
+    labels = {k: f"--set {k}" for k in overrides}
+    labels.update({f"expert.{k}": flag for k, flag in _FLAGS.items() if f"expert.{k}" in labels})
+    if "seed" in labels:
+        labels["seed"] = "--seed"
+    return labels
+
+
 def demo_config_path(task: str, quick: bool) -> Path:
     name = f"demo_{task}{'_quick' if quick else ''}.yaml"
     path = resources.files("tripost") / "configs" / name
@@ -177,14 +209,18 @@ def demo_config_path(task: str, quick: bool) -> Path:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    overrides = {"seed": args.seed, **_expert_overrides(args), **parse_sets(args.set)}
-    cfg = load_config(demo_config_path(args.task, args.quick), overrides)
+    sets = parse_sets(args.set)
+    overrides = {"seed": args.seed, **_expert_overrides(args), **sets}
+    labels = {**_labels(overrides), **{k: f"--set {k}" for k in sets}}
+    cfg = load_config(demo_config_path(args.task, args.quick), overrides, labels)
     return _run(cfg, args.out)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    overrides = {**_expert_overrides(args), **parse_sets(args.set)}
-    return _run(load_config(args.config, overrides), args.out)
+    sets = parse_sets(args.set)
+    overrides = {**_expert_overrides(args), **sets}
+    labels = {**_labels(overrides), **{k: f"--set {k}" for k in sets}}
+    return _run(load_config(args.config, overrides, labels), args.out)
 
 
 def _run(cfg: RunConfig, out: str) -> int:
@@ -202,9 +238,13 @@ def cmd_solve(args: argparse.Namespace) -> int:
     from tripost.tasks.base import raw_items
 
     task = _task(args)
+    _check_output(args.output)
+    items = raw_items(args.data)
+    if not items:
+        raise ValueError(f"{args.data}: no problems in the file")
     solved = unparsed = disagree = 0
     rows = []
-    for question, target in raw_items(args.data):
+    for question, target in items:
         problem = task.problem_from_text(question, target)
         attempt = task.solve(problem) if problem else None
         answer = task.extract_answer(attempt) if attempt else None
@@ -235,18 +275,25 @@ def cmd_feedback(args: argparse.Namespace) -> int:
     from tripost.trajectory import Problem
 
     task = _task(args)
+    _check_output(args.output)
     llm = None
     if args.expert == "llm":
-        from tripost.experts.llm import LLMConfig
-
-        llm = LLMConfig(**_llm_overrides(args))
-    fbk = build_feedback(args.expert, task, llm)
+        llm = _llm_config(args)
     items = _read_jsonl(args.input, required=("question", "attempt"))
+    if not items:
+        raise ValueError(f"{args.input}: no attempts in the file")
     problems, attempts = [], []
-    for _, d in items:
-        p = task.problem_from_text(d["question"], d.get("target", d.get("answer")))
-        problems.append(p or Problem(d["question"], "", task.name))
+    for lineno, d in items:
+        target = d.get("target", d.get("answer"))
+        if target is not None and not isinstance(target, str):
+            field = "target" if "target" in d else "answer"
+            raise ValueError(
+                f"{args.input}:{lineno}: {field}: expected a string, got {type(target).__name__}"
+            )
+        p = task.problem_from_text(d["question"], target)
+        problems.append(p or Problem(d["question"], target or "", task.name))
         attempts.append(d["attempt"])
+    fbk = build_feedback(args.expert, task, llm)
     results = fbk.give_feedback(problems, attempts)
     rows = []
     for (_, d), res in zip(items, results):
@@ -273,29 +320,29 @@ def cmd_feedback(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from tripost.evaluation import EvalConfig, bucket_rows, outcome_json, result_rows, self_improve
+    from tripost.evaluation import bucket_rows, outcome_json, result_rows, self_improve
     from tripost.policy.model import load_policy
     from tripost.policy.prompting import PromptFormat
     from tripost.rundir import RunDir
     from tripost.tasks import read_problems
 
+    cfg = _eval_config(args)
     task = _task(args)
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise ValueError(f"{args.out}: exists and is not a directory; give another --out")
     parsed = read_problems(task, args.data)
     problems = [p for p in parsed if p is not None]
+    if not problems:
+        raise ValueError(f"{args.data}: no problem the task {task.name!r} can read")
     if len(problems) < len(parsed):
         log.warning(
             "%d of %d questions could not be parsed: skipped",
             len(parsed) - len(problems),
             len(parsed),
         )
-    cfg = EvalConfig(
-        rounds=args.rounds,
-        batch_size=args.batch_size,
-        max_new_tokens=args.max_new_tokens,
-        engine=args.engine,
-        bf16=args.bf16,
+    policy = _load_model(
+        args.model, lambda p: load_policy(p, args.dtype, device=args.device, trainable=False)
     )
-    policy = load_policy(args.model, args.dtype, device=args.device, trainable=False)
     fmt = PromptFormat(policy.tokenizer, **_checkpoint_prompt(args.model, args.prompt_format))
     outcomes = self_improve(policy, task, problems, cfg, fmt)
     rd = RunDir(args.out)
@@ -329,6 +376,64 @@ def _checkpoint_prompt(model: str, fmt: str | None) -> dict[str, Any]:
     return out
 
 
+def _eval_config(args: argparse.Namespace):
+    from pydantic import ValidationError
+
+    from tripost.evaluation import EvalConfig
+
+    flags = {
+        "rounds": "--rounds",
+        "batch_size": "--batch-size",
+        "max_new_tokens": "--max-new-tokens",
+        "engine": "--engine",
+        "bf16": "--bf16",
+    }
+    try:
+        return EvalConfig(**{k: getattr(args, k) for k in flags})
+    except ValidationError as e:
+        err = e.errors()[0]
+        raise ConfigError(f"{flags[str(err['loc'][0])]}: {err['msg']}") from None
+
+
+def _llm_config(args: argparse.Namespace):
+    from pydantic import ValidationError
+
+    from tripost.experts.llm import LLMConfig
+
+    flags = {v.removeprefix("llm."): f for v, f in _FLAGS.items() if v.startswith("llm.")}
+    try:
+        return LLMConfig(**_llm_overrides(args))
+    except ValidationError as e:
+        err = e.errors()[0]
+        field = str(err["loc"][0]) if err["loc"] else ""
+        raise ConfigError(f"{flags.get(field, field)}: {err['msg']}") from None
+
+
+def _load_model(path: str, load):
+    """A checkpoint given on the command line; one line naming it when it cannot be loaded."""
+    from tripost.policy.model import ModelLoadError
+
+    try:
+        return load(path)
+    except ModelLoadError:
+        raise
+    except Exception as e:  # safetensors, json, torch: any reader of a damaged checkpoint
+        msg = " ".join(str(e).split())[:200]
+        raise ValueError(f"{path}: cannot load the model ({type(e).__name__}: {msg})") from None
+
+
+def _check_output(path: str) -> None:
+    """Fail before any work when the output path cannot be a file."""
+    p = Path(path)
+    if p.is_dir():
+        raise ValueError(f"{p}: is a directory; --output must be a file path")
+    for parent in p.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ValueError(f"{parent}: is not a directory; cannot write {p}")
+            break
+
+
 def _task(args: argparse.Namespace):
     from tripost.tasks import get_task
 
@@ -351,11 +456,11 @@ def _read_jsonl(path: str, required: tuple[str, ...]) -> list[tuple[int, dict]]:
 
 
 def _write_jsonl(path: str, rows: list[dict]) -> None:
+    from tripost.rundir import atomic_write, dumps
+
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(p.name + ".tmp")
-    tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    tmp.replace(p)
+    atomic_write(p, "".join(dumps(r) + "\n" for r in rows))
 
 
 COMMANDS = {

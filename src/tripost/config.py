@@ -7,20 +7,21 @@ line and the field, e.g. ``configs/x.yaml:12: sft.lr: Input should be a valid nu
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from tripost.evaluation import EvalConfig
+from tripost.experts.llm import LLMConfig
 from tripost.policy.generation import Sampling
 from tripost.policy.model import TinyModelConfig
 from tripost.training import LossWeights, TrainConfig
+from tripost.yamlio import ConfigError, load_yaml, read_config_text, yaml_line
 
-
-class ConfigError(ValueError):
-    """A config that cannot be used; the message is one line."""
+__all__ = ["ConfigError", "RunConfig", "dump_config", "load_config", "load_yaml"]
 
 
 class _Strict(BaseModel):
@@ -63,21 +64,25 @@ class PromptConfig(_Strict):
 
 
 class DataConfig(_Strict):
-    train_problems: int = Field(20000, description="generated training problems (seen buckets)")
-    eval_seen: int = Field(200, description="held-out seen problems for evaluation")
-    eval_unseen: int = Field(100, description="held-out unseen problems for evaluation")
+    train_problems: int = Field(
+        20000, ge=1, description="generated training problems (seen buckets)"
+    )
+    eval_seen: int = Field(200, ge=0, description="held-out seen problems for evaluation")
+    eval_unseen: int = Field(100, ge=0, description="held-out unseen problems for evaluation")
     eval_file: str | None = Field(
         None, description="evaluate on this JSONL / BBH JSON file instead of generated problems"
     )
 
 
 class RolloutConfig(_Strict):
-    problems: int = Field(1000, description="training problems attempted per iteration")
-    temperature: float = Field(1.0, description="sampling temperature (0 = greedy, as evaluation)")
-    max_new_tokens: int = Field(
-        1024, description="token budget of one rollout, in the model's tokens"
+    problems: int = Field(1000, ge=1, description="training problems attempted per iteration")
+    temperature: float = Field(
+        1.0, ge=0, description="sampling temperature (0 = greedy, as evaluation)"
     )
-    batch_size: int = Field(64, description="generation batch size")
+    max_new_tokens: int = Field(
+        1024, ge=1, description="token budget of one rollout, in the model's tokens"
+    )
+    batch_size: int = Field(64, ge=1, description="generation batch size")
     bf16: bool = Field(False, description="bf16 autocast while sampling (fp32 weights only)")
     engine: Literal["auto", "loop", "hf"] = Field(
         "auto", description="decoding engine: loop (ours), hf (transformers generate), auto"
@@ -90,11 +95,13 @@ class RolloutConfig(_Strict):
 
 
 class ExpertConfig(_Strict):
-    feedback: str = Field("scripted", description="feedback module: scripted | llm")
-    improvement: str = Field("scripted", description="improvement module: scripted | llm")
-    max_rounds: int = Field(5, description="IMP -> FBK rounds before a rollout is dropped")
-    llm: dict[str, Any] = Field(
-        default_factory=dict, description="LLM expert settings (see docs/llm_expert.md)"
+    feedback: Literal["scripted", "llm"] = Field("scripted", description="feedback module")
+    improvement: Literal["scripted", "llm"] = Field("scripted", description="improvement module")
+    max_rounds: int = Field(5, ge=1, description="IMP -> FBK rounds before a rollout is dropped")
+    llm: LLMConfig = Field(
+        default_factory=LLMConfig,
+        description="LLM expert settings (see docs/llm_expert.md); the run directory's llm_cache/ "
+        "is the cache unless cache_dir is given",
     )
 
 
@@ -116,7 +123,7 @@ class RunConfig(_Strict):
         default_factory=lambda: TrainConfig(epochs=1.0, lr=1e-5),
         description="SFT of the starting model on gold rationales (steps=0 skips it)",
     )
-    iterations: int = Field(3, description="TriPosT iterations")
+    iterations: int = Field(3, ge=0, description="TriPosT iterations")
     rollout: RolloutConfig = Field(default_factory=RolloutConfig)
     expert: ExpertConfig = Field(default_factory=ExpertConfig)
     postprocess: PostprocessConfig = Field(default_factory=PostprocessConfig)
@@ -128,60 +135,112 @@ class RunConfig(_Strict):
     sft_more: bool = Field(True, description="train the compute-matched SFT control")
     eval: EvalConfig = Field(default_factory=EvalConfig)
 
+    @field_validator("task")
+    @classmethod
+    def _known_task(cls, name: str) -> str:
+        from tripost.tasks import TASKS
+
+        if name not in TASKS:
+            raise ValueError(f"unknown task {name!r}; known: {', '.join(sorted(TASKS))}")
+        return name
+
+
+SECRET_KEY = re.compile(
+    r"^(.*[_\-.])?(api_?key|apikey|secret|secret_?key|client_?secret|password|passwd|"
+    r"private_?key|credentials?|authorization|bearer)$"
+    r"|^(token|auth|(access|auth|api|hf|bearer|github|gh|openai|refresh|session|secret|id)_?token)$",
+    re.IGNORECASE,
+)  # but not eos_token, pad_token_id, max_tokens, api_key_env...
+SECRET_VALUE = re.compile(
+    r"^(sk-[A-Za-z0-9_\-]{12,}|sk_[A-Za-z0-9]{12,}|hf_[A-Za-z0-9]{20,}|gh[pousr]_[A-Za-z0-9]{20,}"
+    r"|xox[abpr]-[A-Za-z0-9\-]{10,}|AKIA[0-9A-Z]{16}|Bearer\s+\S{8,})$"
+)
+
+
+def find_secrets(node: Any, loc: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Locations of secret-looking fields (an ``api_key``, ``token``, ``password``...) or values
+    (``sk-...``, ``hf_...``) in a config tree. Names such as ``api_key_env`` (the NAME of an
+    environment variable) or ``max_tokens`` are not secrets."""
+    found: list[tuple[str, ...]] = []
+    if isinstance(node, dict):
+        for k, v in node.items():
+            here = (*loc, str(k))
+            if SECRET_KEY.search(str(k)) and v not in (None, ""):
+                found.append(here)
+            else:
+                found += find_secrets(v, here)
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            found += find_secrets(v, (*loc, str(i)))
+    elif isinstance(node, str) and SECRET_VALUE.match(node.strip()):
+        found.append(loc)
+    return found
+
 
 def load_config(
-    path: str | Path | None = None, overrides: dict[str, Any] | None = None
+    path: str | Path | None = None,
+    overrides: dict[str, Any] | None = None,
+    labels: dict[str, str] | None = None,
 ) -> RunConfig:
-    """Load a YAML config (or the defaults) and apply dotted-key overrides."""
+    """Load a YAML config (or the defaults) and apply dotted-key overrides.
+
+    ``labels`` names where each override came from (``--set train.lr=x``, ``--base-url``) for
+    error messages; the default is ``--set KEY``. Every error is a one-line ConfigError naming the
+    file and line, or the override, and the field. Secret-looking values are refused without being
+    echoed."""
     data: dict[str, Any] = {}
     text = ""
     if path is not None:
         path = Path(path)
-        try:
-            text = path.read_text()
-            data = yaml.safe_load(text) or {}
-        except FileNotFoundError:
-            raise ConfigError(f"{path}: no such config file") from None
-        except yaml.YAMLError as e:
-            mark = getattr(e, "problem_mark", None)
-            line = f":{mark.line + 1}" if mark else ""
-            raise ConfigError(f"{path}{line}: invalid YAML ({getattr(e, 'problem', e)})") from None
+        text = read_config_text(path)
+        data = load_yaml(text, str(path))
+        if data is None:
+            data = {}
         if not isinstance(data, dict):
             raise ConfigError(f"{path}: a config must be a mapping of fields")
+    labels = labels or {}
+    origin: dict[tuple[str, ...], str] = {}
     # deep copies: an override must never write into the caller's nested dicts
     for key, value in copy.deepcopy(overrides or {}).items():
+        label = labels.get(key, f"--set {key}")
+        parts = tuple(key.split("."))
+        if not all(parts):
+            raise ConfigError(f"{label}: {key!r} is not a dotted field name")
         node = data
-        *parents, last = key.split(".")
-        for p in parents:
-            node = node.setdefault(p, {})
-        node[last] = value
+        for i, p in enumerate(parts[:-1]):
+            child = node.setdefault(p, {})
+            if not isinstance(child, dict):
+                raise ConfigError(
+                    f"{label}: {'.'.join(parts[: i + 1])} holds a value, not a section of fields"
+                )
+            node = child
+        node[parts[-1]] = value
+        origin[parts] = label
+    secrets = find_secrets(data)
+    if secrets:
+        loc = list(secrets[0])
+        raise ConfigError(
+            f"{_where(path, text, loc, origin)}: {'.'.join(loc)}: looks like a secret (value not "
+            "shown); never put credentials in a config: put the key in an environment variable "
+            "and give that variable's NAME (expert.llm.api_key_env)"
+        )
     try:
         return RunConfig.model_validate(data)
     except ValidationError as e:
         err = e.errors()[0]
         loc = [str(x) for x in err["loc"]]
-        line = _yaml_line(text, loc) if text else None
-        where = f"{path}:{line}" if line else str(path or "config")
-        raise ConfigError(f"{where}: {'.'.join(loc)}: {err['msg']}") from None
+        msg = " ".join(str(err["msg"]).split()).removeprefix("Value error, ")
+        raise ConfigError(f"{_where(path, text, loc, origin)}: {'.'.join(loc)}: {msg}") from None
 
 
-def _yaml_line(text: str, loc: list[str]) -> int | None:
-    """1-based line of the deepest key of ``loc`` that exists in the YAML text."""
-    try:
-        node = yaml.compose(text)
-    except yaml.YAMLError:
-        return None
-    line = None
-    for key in loc:
-        if not isinstance(node, yaml.MappingNode):
-            break
-        for k, v in node.value:
-            if k.value == key:
-                line, node = k.start_mark.line + 1, v
-                break
-        else:
-            break
-    return line
+def _where(path: Path | None, text: str, loc: list[str], origin: dict[tuple[str, ...], str]) -> str:
+    """The override that set ``loc`` (or a section above or below it), else ``FILE:LINE``."""
+    for parts, label in origin.items():
+        n = min(len(parts), len(loc))
+        if tuple(loc[:n]) == parts[:n]:
+            return label
+    line = yaml_line(text, loc) if text else None
+    return f"{path}:{line}" if line else str(path or "config")
 
 
 def dump_config(cfg: RunConfig) -> str:

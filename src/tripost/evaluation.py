@@ -25,18 +25,24 @@ from tripost.policy.generation import Sampling, generate, truncate_rounds
 from tripost.policy.model import Policy
 from tripost.policy.prompting import PromptFormat
 from tripost.tasks.base import Task, is_correct
-from tripost.trajectory import Problem, says_correct, split_continuation
+from tripost.trajectory import (
+    FEEDBACK_PREFIX,
+    UPDATE_PREFIX,
+    Problem,
+    own_verdict,
+    split_continuation,
+)
 
 log = logging.getLogger(__name__)
 
 
 class EvalConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    rounds: int = Field(2, description="max self-improvement updates per question")
+    rounds: int = Field(2, ge=0, description="max self-improvement updates per question")
     max_new_tokens: int = Field(
-        2048, description="token budget of a whole trajectory, in the model's tokens"
+        2048, ge=1, description="token budget of a whole trajectory, in the model's tokens"
     )
-    batch_size: int = Field(64, description="generation batch size")
+    batch_size: int = Field(64, ge=1, description="generation batch size")
     bf16: bool = Field(False, description="bf16 autocast while decoding (fp32 weights only)")
     engine: Literal["auto", "loop", "hf"] = Field(
         "auto", description="decoding engine: loop (ours), hf (transformers generate), auto"
@@ -82,12 +88,24 @@ def self_improve(
 
 
 def score_output(task: Task, problem: Problem, output: str, rounds: int) -> Outcome:
-    """Score one generated continuation (what follows the answer prompt)."""
+    """Score one generated continuation (what follows the answer prompt).
+
+    The continuation is read with the format's one parser (``split_continuation`` and
+    ``Feedback.parse``). The model's own feedback saying the attempt is correct ends the
+    trajectory, as it does at inference: an update written after it is not scored. A feedback
+    flags the attempt unless it parses as the "correct" feedback (quoting the stop phrase inside
+    an error's segment is a flag)."""
     output = truncate_rounds(output, rounds, task.instruction)
     attempts, feedbacks = split_continuation(output, task.instruction, trim=True)
+    for i, fb in enumerate(feedbacks):
+        verdict = own_verdict(fb)
+        if verdict is not None:
+            attempts, feedbacks = attempts[: i + 1], [*feedbacks[:i], verdict]
+            break
+    output = join_continuation(attempts, feedbacks, task.instruction)
     first = is_correct(task, problem, attempts[0])
     final = is_correct(task, problem, attempts[-1])
-    flagged = bool(feedbacks) and not says_correct(feedbacks[0])
+    flagged = bool(feedbacks) and own_verdict(feedbacks[0]) is None
     return Outcome(
         problem.question,
         problem.bucket,
@@ -99,6 +117,18 @@ def score_output(task: Task, problem: Problem, output: str, rounds: int) -> Outc
         len(attempts) - 1,
         output,
     )
+
+
+def join_continuation(attempts: list[str], feedbacks: list[str], instruction: str = "") -> str:
+    """The inverse of ``split_continuation``."""
+    parts = []
+    for i, att in enumerate(attempts):
+        if i:
+            parts.append(f"\n{UPDATE_PREFIX}{instruction}\n")
+        parts.append(att)
+        if i < len(feedbacks):
+            parts.append(f"\n{FEEDBACK_PREFIX}{feedbacks[i]}")
+    return "".join(parts)
 
 
 _OPTION = re.compile(r"^\([A-Z]\) ", re.M)

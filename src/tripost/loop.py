@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import random
 import shutil
 import time
@@ -40,7 +41,7 @@ from tripost.policy.model import (
 from tripost.policy.prompting import PromptFormat
 from tripost.postprocess import build_train_set
 from tripost.report import write_report
-from tripost.rundir import RunDir
+from tripost.rundir import RunDir, RunDirError
 from tripost.tasks import Task, get_task, read_problems
 from tripost.training import LossWeights, Sample, train_policy
 from tripost.trajectory import Problem, render_prompt
@@ -52,11 +53,18 @@ def run_tripost(cfg: RunConfig, out: str | Path) -> dict:
     """Run (or resume) the whole experiment in ``out``; returns the report dict."""
     hf_logging.disable_progress_bar()
     preflight(cfg)  # a model, device or format that cannot work fails before anything is written
-    rd = RunDir(out)
+    task = get_task(cfg.task, **cfg.task_options)  # a bad task fails before anything is written
+    rd = RunDir(out, lock=True)  # one writer per run directory
+    try:
+        return _run_locked(rd, task, cfg)
+    finally:
+        rd.release()
+
+
+def _run_locked(rd: RunDir, task: Task, cfg: RunConfig) -> dict:
     _check_same_config(rd, cfg)
     if cfg.model.threads:
         torch.set_num_threads(cfg.model.threads)
-    task = get_task(cfg.task, **cfg.task_options)
     stage(rd, "data", lambda: make_data(rd, task, cfg))
     stage(rd, "sft", lambda: train_sft(rd, task, cfg))
     stage(rd, "eval/sft", lambda: evaluate(rd, task, cfg, "sft", "sft", 0))
@@ -83,6 +91,10 @@ def run_iteration(rd: RunDir, task: Task, cfg: RunConfig, t: int, prev: str) -> 
 
 
 def stage(rd: RunDir, name: str, fn) -> None:
+    missing = rd.missing_outputs(name) or _missing_checkpoint(rd, name)
+    if rd.done(name) and missing:
+        log.warning("[%s] %s is gone: redoing the stage", name, ", ".join(missing))
+        rd.forget(name)
     if rd.done(name):
         log.info("[%s] already finished: skipping", name)
         return
@@ -92,6 +104,16 @@ def stage(rd: RunDir, name: str, fn) -> None:
     info["seconds"] = round(time.time() - t0, 2)
     rd.mark(name, info)
     log.info("[%s] done in %.1fs %s", name, info["seconds"], _short(info))
+
+
+def _missing_checkpoint(rd: RunDir, name: str) -> list[str]:
+    """The checkpoint a finished stage trained, when it was deleted (to redo the stage)."""
+    ckpt = {"sft": "sft", "sft_more/train": "sft_more"}.get(name)
+    if ckpt is None and name.startswith("iter") and name.endswith("/train"):
+        ckpt = name.split("/")[0]
+    if ckpt is None or not rd.done(name) or (rd.root / "checkpoints" / ckpt).exists():
+        return []
+    return [f"checkpoints/{ckpt}"]
 
 
 def _short(info: dict) -> str:
@@ -140,6 +162,11 @@ def make_data(rd: RunDir, task: Task, cfg: RunConfig) -> dict:
         evals = draw("seen", cfg.data.eval_seen) + draw("unseen", cfg.data.eval_unseen)
         unparsed = 0
     train = draw("seen", cfg.data.train_problems)
+    if not train:
+        raise ConfigError(f"task {task.name!r} generated no training problems")
+    if not evals:
+        where = cfg.data.eval_file or "data.eval_seen / data.eval_unseen"
+        raise ConfigError(f"{where}: no evaluation problems")
     rd.write_jsonl("data/train.jsonl", (p.to_json() for p in train))
     rd.write_jsonl("data/eval.jsonl", (p.to_json() for p in evals))
     return {"train": len(train), "eval": len(evals), "eval_unparsed": unparsed}
@@ -178,6 +205,21 @@ def preflight(cfg: RunConfig) -> None:
         PromptFormat(tok, cfg.prompt.format, cfg.prompt.system)
 
 
+def checked_load(path: Path, load, *args, **kwargs):
+    """``load(path, *args, **kwargs)``; a checkpoint that exists but cannot be read is a
+    RunDirError that names it and says how to redo it."""
+    try:
+        return load(path, *args, **kwargs)
+    except Exception as e:  # safetensors, json, torch: any reader of a damaged checkpoint
+        if not Path(path).exists() or isinstance(e, (RunDirError, ModelLoadError)):
+            raise
+        msg = " ".join(str(e).split())[:160]
+        raise RunDirError(
+            f"{path}: cannot load the checkpoint ({type(e).__name__}: {msg}); delete {path} and "
+            "re-run the same command to redo the stage that trained it"
+        ) from None
+
+
 @functools.lru_cache(maxsize=8)
 def _decode_dtype(dtype: str, path: str | None, trust_remote_code: bool) -> torch.dtype:
     return resolve_dtype(dtype, path, trust_remote_code)
@@ -191,8 +233,9 @@ def load_checkpoint(rd: RunDir, name: str, cfg: RunConfig, train: bool = False) 
     dtype = _decode_dtype(m.dtype, m.path and local_or_hub(m.path), m.trust_remote_code)
     if train and not m.lora and m.train_dtype != "auto":
         dtype = DTYPES[m.train_dtype]
-    return load_policy(
+    return checked_load(
         rd.root / "checkpoints" / name,
+        load_policy,
         dtype,
         m.trust_remote_code,
         device=m.device,
@@ -205,15 +248,20 @@ def prompt_format(cfg: RunConfig, policy: Policy) -> PromptFormat:
 
 
 def save_checkpoint(rd: RunDir, policy: Policy, name: str, cfg: RunConfig | None = None) -> None:
+    """Write a checkpoint under a temporary name and rename it (nothing half-written is left
+    when saving fails)."""
     final = rd.root / "checkpoints" / name
-    tmp = final.with_name(name + ".tmp")
+    tmp = final.with_name(f".{name}.{os.getpid()}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    policy.save(tmp)
-    if cfg is not None:  # how to prompt it, for `tripost eval`
-        info = {"prompt": cfg.prompt.model_dump()}
-        (tmp / "tripost.json").write_text(json.dumps(info, indent=2) + "\n")
-    shutil.rmtree(final, ignore_errors=True)
-    tmp.rename(final)
+    try:
+        policy.save(tmp)
+        if cfg is not None:  # how to prompt it, for `tripost eval`
+            info = {"prompt": cfg.prompt.model_dump()}
+            (tmp / "tripost.json").write_text(json.dumps(info, indent=2) + "\n")
+        shutil.rmtree(final, ignore_errors=True)
+        tmp.rename(final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def gold_samples(task: Task, problems: list[Problem], weights: LossWeights) -> list[Sample]:
@@ -298,10 +346,10 @@ def sample_rollouts(rd: RunDir, task: Task, cfg: RunConfig, t: int, prev: str) -
 def _llm_settings(rd: RunDir, cfg: RunConfig):
     if "llm" not in (cfg.expert.feedback, cfg.expert.improvement):
         return None
-    from tripost.experts.llm import LLMConfig
-
-    settings = {"cache_dir": str(rd.root / "llm_cache"), **cfg.expert.llm}
-    return LLMConfig(**settings)
+    llm = cfg.expert.llm
+    if llm.cache_dir is not None:
+        return llm
+    return llm.model_copy(update={"cache_dir": str(rd.root / "llm_cache")})
 
 
 def edit_stage(rd: RunDir, task: Task, cfg: RunConfig, it: str) -> dict:

@@ -8,9 +8,10 @@ problems by at least 5 points, with SI.Contrib above zero.
 from __future__ import annotations
 
 import logging
+import os
 
 from tripost.config import RunConfig
-from tripost.rundir import RunDir
+from tripost.rundir import RunDir, tmp_name
 
 log = logging.getLogger(__name__)
 
@@ -148,5 +149,11 @@ def write_report(rd: RunDir, cfg: RunConfig) -> dict:
     report = collect(rd, cfg)
     rd.write_json("report.json", report)
     rd.write_text("report.md", markdown(report))
-    plot(report, rd.path("accuracy.png"))
+    png = rd.path("accuracy.png")
+    tmp = tmp_name(png)
+    try:
+        plot(report, tmp)
+        os.replace(tmp, png)
+    finally:
+        tmp.unlink(missing_ok=True)
     return {"claim_holds": report["verdict"]["claim_holds"]}

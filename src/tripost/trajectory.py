@@ -295,3 +295,17 @@ def _end_of_final_line(attempt: str) -> int:
         return len(attempt)
     end = attempt.find("\n", start + 1)
     return len(attempt) if end < 0 else end
+
+
+def own_verdict(feedback: str) -> str | None:
+    """The feedback text up to the end of its stop phrase when it parses as the format's
+    "correct" feedback (``Step (1) to step (3) are correct. The final response is also
+    correct.``), else None (an error feedback, or text that does not follow the format)."""
+    end = feedback.find(STOP_PHRASE)
+    if end < 0:
+        return None
+    text = feedback[: end + len(STOP_PHRASE)]
+    try:
+        return text if Feedback.parse(text).correct else None
+    except FormatError:
+        return None

@@ -15,7 +15,7 @@ def write(tmp_path, text):
     "text,where,field",
     [
         ("sft:\n  lr: fast\n", ":2:", "sft.lr"),
-        ("task: x\nrollout:\n  temprature: 1.0\n", ":3:", "rollout.temprature"),
+        ("task: word_sorting\nrollout:\n  temprature: 1.0\n", ":3:", "rollout.temprature"),
         ("postprocess: {ratio: -}\n", ":1:", "postprocess.ratio"),
         ("iterations: [1]\n", ":1:", "iterations"),
     ],

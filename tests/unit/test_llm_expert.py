@@ -179,7 +179,10 @@ def test_feedback_request_carries_few_shot_prompt_stop_and_sampling(tmp_path):
     prompt = body["prompt"]
     assert prompt.count("\nReview: {") == 3  # three worked examples from the task's own code
     assert prompt.endswith(
-        f"Q: 2 + 3 + 4 =\nAnswer: Let's think step by step.\n{ATTEMPT.render()}\nReference answer: 9\nReview:"
+        "Q: 2 + 3 + 4 =\nReference answer: 9\nAnswer under review (quoted):\n"
+        "> Answer: Let's think step by step.\n"
+        + "\n".join("> " + line for line in ATTEMPT.render().split("\n"))
+        + "\nReview:"
     )
     assert (
         res.feedback.render()

@@ -18,6 +18,8 @@ import hashlib
 import json
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +38,10 @@ CREATE TABLE IF NOT EXISTS responses (
 );
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+
+
+class CacheError(ValueError):
+    """A cache file that cannot be used; the message names it and says how to recover."""
 
 
 @dataclass(frozen=True)
@@ -88,28 +94,54 @@ class ResponseCache:
         if directory is None:
             return
         folder = Path(directory).expanduser()
+        if folder.exists() and not folder.is_dir():
+            raise CacheError(f"{folder}: the LLM cache folder is a file; give another cache_dir")
         folder.mkdir(parents=True, exist_ok=True)
         self.path = folder / self.FILENAME
-        # autocommit (isolation_level=None): each INSERT is its own committed transaction
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=10000")
-        self._db.executescript(_SCHEMA)
+        with self._guard():
+            # autocommit (isolation_level=None): each INSERT is its own committed transaction
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA busy_timeout=10000")
+            self._db.executescript(_SCHEMA)
+            self._db.execute("SELECT COUNT(*) FROM responses").fetchone()
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        """A corrupt database file is a CacheError naming it and saying how to recover."""
+        try:
+            yield
+        except sqlite3.DatabaseError as e:
+            raise CacheError(
+                f"{self.path}: the LLM response cache is corrupt ({e}); delete it (and its "
+                "-wal/-shm files) to start a fresh cache: answers are then asked again"
+            ) from None
 
     def get(self, key: str) -> CachedResponse | None:
         if self._db is None:
             return None
-        row = self._db.execute(
-            "SELECT text, finish_reason, prompt_tokens, completion_tokens FROM responses WHERE key=?",
-            (key,),
-        ).fetchone()
-        return None if row is None else CachedResponse(*row)
+        with self._guard():
+            row = self._db.execute(
+                "SELECT text, finish_reason, prompt_tokens, completion_tokens FROM responses "
+                "WHERE key=?",
+                (key,),
+            ).fetchone()
+        if row is None or not isinstance(row[0], str):
+            return None  # a row that is not a text answer is asked again
+        return CachedResponse(*row)
 
     def put(self, key: str, endpoint: str, model: str, response: CachedResponse) -> None:
         """Store a successful response (committed before returning)."""
         if self._db is None:
             return
+        if not isinstance(response.text, str):
+            raise TypeError(f"a cached answer must be a string, not {type(response.text).__name__}")
+        with self._guard():
+            self._put(key, endpoint, model, response)
+
+    def _put(self, key: str, endpoint: str, model: str, response: CachedResponse) -> None:
+        assert self._db is not None
         self._db.execute(
             "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (

@@ -42,6 +42,8 @@ from tripost.trajectory import Attempt, Feedback, FormatError, Problem
 
 log = logging.getLogger(__name__)
 
+DEFAULT_CACHE_DIR = "~/.cache/tripost/llm"
+
 
 class LLMConfig(BaseModel):
     """The ``llm`` section of a config. Unknown keys are an error."""
@@ -72,7 +74,12 @@ class LLMConfig(BaseModel):
     seed: int | None = Field(
         0, description="Seed of the few-shot examples and request seed (re-ask k uses seed + k)."
     )
-    timeout_s: float = Field(60.0, gt=0, description="Timeout of one HTTP request, seconds.")
+    timeout_s: float = Field(
+        60.0,
+        gt=0,
+        description="Deadline of one HTTP request, seconds: the whole answer must arrive by then "
+        "(a server trickling bytes does not extend it).",
+    )
     max_retries: int = Field(
         5, ge=0, description="Retries of a request after 429, 5xx, timeouts, dropped connections."
     )
@@ -80,13 +87,18 @@ class LLMConfig(BaseModel):
         1.0, ge=0, description="First retry delay; doubles each retry (jittered)."
     )
     max_backoff_s: float = Field(30.0, ge=0, description="Largest retry delay without Retry-After.")
+    max_retry_after_s: float = Field(
+        60.0, ge=0, description="Largest wait a server's Retry-After may ask for; longer is cut."
+    )
     parse_retries: int = Field(
         2, ge=0, description="Re-asks (new seed, retry_temperature) after an unparsable answer."
     )
     concurrency: int = Field(32, gt=0, description="Requests in flight at once.")
     cache: bool = Field(True, description="Store and reuse responses (SQLite in cache_dir).")
-    cache_dir: str = Field(
-        "~/.cache/tripost/llm", description="Cache folder; the loop sets the run directory's llm/."
+    cache_dir: str | None = Field(
+        None,
+        description="Cache folder; None = the run directory's llm_cache/ in a run, else "
+        "~/.cache/tripost/llm.",
     )
     n_shots: int = Field(3, ge=0, description="Few-shot examples per prompt.")
     show_answer: bool = Field(
@@ -113,6 +125,9 @@ class LLMConfig(BaseModel):
                 "that variable's NAME as api_key_env"
             )
         return data
+
+    def resolved_cache_dir(self) -> str:
+        return self.cache_dir or DEFAULT_CACHE_DIR
 
     def resolved_base_url(self) -> str:
         return (self.base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
@@ -181,7 +196,8 @@ class LLMFeedback(_LLMModule):
             if reply.text is None:
                 return FeedbackResult(None, self._drop(f"feedback request failed: {reply.error}"))
             try:
-                return FeedbackResult(parse_feedback(_cut(reply.text, FEEDBACK_STOP), attempt))
+                feedback = parse_feedback(_cut(reply.text, FEEDBACK_STOP), attempt)
+                return FeedbackResult(self._ground_truth(problem, attempt, feedback))
             except FormatError as e:
                 last_error = str(e)
                 if n < self.cfg.parse_retries:
@@ -190,6 +206,28 @@ class LLMFeedback(_LLMModule):
         return FeedbackResult(
             None, self._drop(f"unusable feedback after {tries} tries: {last_error}")
         )
+
+    def _ground_truth(self, problem: Problem, attempt: Attempt, feedback: Feedback) -> Feedback:
+        """The reference answer, where known, outranks the LLM: an attempt whose final answer
+        is wrong is never "correct" (the task's checker names its error instead); one whose
+        answer is right keeps the LLM's step-level verdict."""
+        if not feedback.correct or not problem.answer:
+            return feedback
+        try:
+            answer = self.task.extract_answer(attempt)
+        except Exception:  # a task bug: the answer is not known to be right
+            answer = None
+        if answer == problem.answer:
+            return feedback
+        self.stats.extra["overruled"] += 1
+        checked = check_text(self.task, problem, attempt.render())
+        if checked.correct or checked.error_step not in attempt.labels:
+            final = attempt.steps[-1]
+            checked = Feedback.error(
+                attempt, final.label, final.text, f"the final answer should be {problem.answer}"
+            )
+        log.debug("LLM said correct for a wrong final answer: overruled by the reference")
+        return checked
 
 
 class LLMImprovement(_LLMModule):

@@ -33,7 +33,6 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
-MAX_RETRY_AFTER_S = 300.0  # a Retry-After longer than this is cut to it
 
 
 @dataclass(frozen=True)
@@ -100,7 +99,7 @@ class LLMClient:
             raise ValueError(
                 f"the environment variable {cfg.api_key_env} holds no API key for OpenAI"
             )
-        self.cache = ResponseCache(cfg.cache_dir if cfg.cache else None)
+        self.cache = ResponseCache(cfg.resolved_cache_dir() if cfg.cache else None)
         self._meta = f"endpoint|{public_url(self.url)}|{cfg.model}"
         self.endpoint: str | None = (
             cfg.endpoint if cfg.endpoint != "auto" else self.cache.get_meta(self._meta)
@@ -110,7 +109,7 @@ class LLMClient:
         self._oa: Any = None
         self._sem: asyncio.Semaphore | None = None
         self._inflight: dict[str, asyncio.Future[Reply]] = {}
-        for k in ("retries", "parse_retries", "drops"):
+        for k in ("retries", "parse_retries", "drops", "overruled"):
             stats.extra.setdefault(k, 0)
 
     def map(self, fn: Callable[[T], Awaitable[R]], items: Sequence[T]) -> list[R]:
@@ -211,25 +210,10 @@ class LLMClient:
             try:
                 assert self._sem is not None and self._oa is not None
                 async with self._sem:
-                    if kind == "completion":
-                        r = await self._oa.completions.create(
-                            model=self.cfg.model, extra_body=extra or None, **args
-                        )
-                        text = r.choices[0].text if r.choices else None
-                    else:
-                        r = await self._oa.chat.completions.create(
-                            model=self.cfg.model, extra_body=extra or None, **args
-                        )
-                        text = (r.choices[0].message.content or "") if r.choices else None
-                if text is None:
-                    raise _Failed("the server answered with no choices")
-                usage = r.usage
-                return CachedResponse(
-                    text,
-                    r.choices[0].finish_reason,
-                    getattr(usage, "prompt_tokens", 0) or 0,
-                    getattr(usage, "completion_tokens", 0) or 0,
-                )
+                    # one deadline for the whole request: a server trickling bytes cannot
+                    # stretch it (the client's own timeout is per read)
+                    r = await asyncio.wait_for(self._create(kind, args, extra), self.cfg.timeout_s)
+                return _validated(kind, r)
             except openai.APIStatusError as e:
                 status = e.status_code
                 if status in (404, 405) and kind == "completion" and self.endpoint is None:
@@ -238,8 +222,8 @@ class LLMClient:
                     raise _Failed(f"HTTP {status}: {_short(e.message)}") from None
                 reason = f"HTTP {status}"
                 delay = retry_after_s(e.response.headers) if status in (429, 503) else None
-            except openai.APITimeoutError:
-                reason, delay = f"timeout after {self.cfg.timeout_s:g} s", None
+            except (openai.APITimeoutError, asyncio.TimeoutError, TimeoutError):
+                reason, delay = f"no complete answer within {self.cfg.timeout_s:g} s", None
             except openai.APIConnectionError as e:
                 reason, delay = f"connection error ({_short(str(e.__cause__ or e))})", None
             except openai.APIError as e:
@@ -256,11 +240,16 @@ class LLMClient:
             if delay is None:
                 cap = min(self.cfg.max_backoff_s, self.cfg.backoff_s * 2**n)
                 delay = cap * (0.5 + 0.5 * random.random())  # jitter: spread the herd
-            delay = min(delay, MAX_RETRY_AFTER_S)
+            delay = min(delay, self.cfg.max_retry_after_s)
             self.stats.extra["retries"] += 1
             log.debug("%s: %s; retry %d in %.2f s", kind, reason, n + 1, delay)
             await self._sleep(delay)
         raise AssertionError("unreachable")
+
+    async def _create(self, kind: str, args: dict[str, Any], extra: dict[str, Any]) -> Any:
+        assert self._oa is not None
+        api = self._oa.completions if kind == "completion" else self._oa.chat.completions
+        return await api.create(model=self.cfg.model, extra_body=extra or None, **args)
 
     def _account(self, r: CachedResponse) -> None:
         s, cfg = self.stats, self.cfg
@@ -275,6 +264,35 @@ class LLMClient:
 
     def _scrub(self, text: str) -> str:
         return text.replace(self._key, "***") if self._key else text
+
+
+def _validated(kind: str, r: Any) -> CachedResponse:
+    """The answer of a protocol response, checked before anything caches it; _Failed when it is
+    not the protocol's shape (no choices, a text that is not a string, ...)."""
+    choices = getattr(r, "choices", None)
+    if not isinstance(choices, list) or not choices:
+        raise _Failed("the server answered with no choices")
+    choice = choices[0]
+    if kind == "completion":
+        text = getattr(choice, "text", None)
+    else:
+        text = getattr(getattr(choice, "message", None), "content", None)
+        text = "" if text is None else text
+    if not isinstance(text, str):
+        raise _Failed(f"bad response: the answer text is {type(text).__name__}, not a string")
+    finish = getattr(choice, "finish_reason", None)
+    usage = getattr(r, "usage", None)
+
+    def count(name: str) -> int:
+        n = getattr(usage, name, 0)
+        return n if isinstance(n, int) and not isinstance(n, bool) and n >= 0 else 0
+
+    return CachedResponse(
+        text,
+        finish if isinstance(finish, str) else None,
+        count("prompt_tokens"),
+        count("completion_tokens"),
+    )
 
 
 def _short(text: str, n: int = 160) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
 from transformers import (
     AutoConfig,
@@ -39,16 +39,26 @@ class TinyModelConfig(BaseModel):
     """Size of the from-scratch demo model (a Llama-style decoder)."""
 
     model_config = ConfigDict(extra="forbid")
-    hidden_size: int = Field(128, description="model width d")
-    num_layers: int = Field(4, description="decoder layers")
-    num_heads: int = Field(4, description="attention heads")
-    intermediate_size: int = Field(344, description="MLP width (about 2.7 d, as Llama)")
-    max_positions: int = Field(2048, description="longest sequence in tokens")
+    hidden_size: int = Field(128, ge=1, description="model width d")
+    num_layers: int = Field(4, ge=1, description="decoder layers")
+    num_heads: int = Field(4, ge=1, description="attention heads")
+    intermediate_size: int = Field(344, ge=1, description="MLP width (about 2.7 d, as Llama)")
+    max_positions: int = Field(2048, ge=16, description="longest sequence in tokens")
     tokenizer: Literal["char", "word"] = Field(
         "char",
         description="char: one token per character; word: also one token per word (2+ ASCII "
         "letters) of the SFT training texts; other words and characters stay single characters",
     )
+
+    @model_validator(mode="after")
+    def _heads_divide_width(self) -> TinyModelConfig:
+        if self.hidden_size % self.num_heads:
+            raise ValueError(
+                f"hidden_size {self.hidden_size} is not a multiple of num_heads {self.num_heads}"
+            )
+        if (self.hidden_size // self.num_heads) % 2:
+            raise ValueError("hidden_size / num_heads must be even (rotary position embeddings)")
+        return self
 
 
 @dataclass

@@ -95,23 +95,55 @@ def raw_items(path: str | Path) -> list[tuple[str, str | None]]:
     """(question, target) pairs of a BBH JSON file or a JSONL file; see ``read_problems``."""
     path = Path(path)
     items: list[tuple[str, str | None]] = []
+    if path.is_dir():
+        raise ValueError(f"{path}: is a directory, not a problems file")
     if path.suffix == ".json":
         try:
-            data = json.loads(path.read_text())
+            data = json.loads(path.read_bytes().decode("utf-8"))
             examples = data["examples"]
-        except (json.JSONDecodeError, KeyError, TypeError) as e:
-            raise ValueError(f"{path}: not a BIG-Bench Hard JSON file ({e})") from None
+        except UnicodeDecodeError as e:
+            raise ValueError(f"{path}: not UTF-8 text (byte {e.start + 1})") from None
+        except (json.JSONDecodeError, KeyError, TypeError, RecursionError) as e:
+            why = "nested too deeply" if isinstance(e, RecursionError) else e
+            raise ValueError(f"{path}: not a BIG-Bench Hard JSON file ({why})") from None
+        if not isinstance(examples, list):
+            raise ValueError(f"{path}: examples: expected a list of examples")
         for i, ex in enumerate(examples):
             if not isinstance(ex, dict) or "input" not in ex:
-                raise ValueError(f"{path}: example {i}: missing field 'input'")
+                raise ValueError(f"{path}: examples[{i}]: missing field 'input'")
+            for field in ("input", "target"):
+                if field in ex and not isinstance(ex[field], str):
+                    got = type(ex[field]).__name__
+                    raise ValueError(f"{path}: examples[{i}].{field}: expected a string, got {got}")
+            _check_depth(ex["input"], f"{path}: examples[{i}].input")
             items.append((ex["input"], ex.get("target")))
     else:
-        for _, d in read_jsonl(path, required=("question",)):
+        for lineno, d in read_jsonl(path, required=("question",)):
             q = d["question"]
             if q.startswith("Q: "):
                 q = q[3:]
+            _check_depth(q, f"{path}:{lineno}: question")
             target = d.get("answer", d.get("target", d.get("correct_answer")))
             if isinstance(target, list):  # word sorting's published data: a list of words
                 target = " ".join(map(str, target))
+            elif target is not None and not isinstance(target, (str, int, float)):
+                raise ValueError(f"{path}:{lineno}: answer: expected a string")
             items.append((q.strip(), None if target is None else str(target)))
     return items
+
+
+MAX_NESTING = 64
+
+
+def _check_depth(text: str, where: str) -> None:
+    """Refuse a question nested deeper than MAX_NESTING brackets (no task has such problems,
+    and recursive parsers would overflow the stack)."""
+    depth = deepest = 0
+    for ch in text:
+        if ch in "([{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in ")]}":
+            depth = max(0, depth - 1)
+    if deepest > MAX_NESTING:
+        raise ValueError(f"{where}: nested {deepest} brackets deep (at most {MAX_NESTING})")

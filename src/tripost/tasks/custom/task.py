@@ -34,7 +34,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from tripost.jsonl import read_jsonl
@@ -93,14 +92,27 @@ class CustomTask:
     @classmethod
     def from_config(cls, config: dict[str, Any] | str | Path) -> CustomTask:
         """From a YAML file (paths relative to it) or a dict (paths relative to the cwd)."""
-        base = Path(".")
+        from tripost.yamlio import load_yaml, read_config_text, yaml_line
+
+        base, where, text = Path("."), "custom task config", ""
         if not isinstance(config, dict):
-            base = Path(config).parent
-            config = yaml.safe_load(Path(config).read_text()) or {}
+            base, where = Path(config).parent, str(config)
+            text = read_config_text(Path(config), "task config")
+            config = load_yaml(text, where)
+            if config is None:
+                config = {}
+        if not isinstance(config, dict):
+            raise ValueError(f"{where}: a task config must be a mapping of fields")
         try:
             cfg = CustomTaskConfig(**config)
         except ValidationError as e:
-            raise ValueError(f"invalid custom task config: {e}") from None
+            err = e.errors()[0]
+            loc = [str(x) for x in err["loc"]]
+            line = yaml_line(text, loc) if text else None
+            msg = " ".join(str(err["msg"]).split())
+            raise ValueError(
+                f"{where}{f':{line}' if line else ''}: {'.'.join(loc)}: {msg}"
+            ) from None
         return cls(
             cfg.name,
             base / cfg.problems,
