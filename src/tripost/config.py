@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from tripost.evaluation import EvalConfig
+from tripost.methods import check_methods, default_methods, ordered
 from tripost.policy.model import TinyModelConfig
 from tripost.postprocess import LossWeights
 from tripost.training import TrainConfig
@@ -71,6 +72,11 @@ class PostprocessConfig(_Strict):
     gold: bool = Field(True, description="add gold rationale samples")
 
 
+class LMSIConfig(_Strict):
+    samples: int = Field(8, ge=1, description="rationales sampled per training question (k)")
+    temperature: float = Field(0.7, gt=0, description="sampling temperature of the k rationales")
+
+
 class RunConfig(_Strict):
     task: str = Field("multistep_arithmetic", description="task name (see `tripost tasks`)")
     task_options: dict[str, Any] = Field(default_factory=dict, description="task constructor args")
@@ -91,7 +97,24 @@ class RunConfig(_Strict):
         description="training of each TriPosT iteration (continues from the last checkpoint)",
     )
     sft_more: bool = Field(True, description="train the compute-matched SFT control")
+    methods: list[str] | None = Field(
+        None,
+        description="methods of the run (see docs/compare.md); null = sft, tripost and, if "
+        "sft_more is true, sft_more",
+    )
+    lmsi: LMSIConfig = Field(default_factory=LMSIConfig, description="the lmsi baseline")
     eval: EvalConfig = Field(default_factory=EvalConfig)
+
+    @field_validator("methods")
+    @classmethod
+    def _known_methods(cls, v: list[str] | None) -> list[str] | None:
+        if v is not None:
+            check_methods(v)
+        return v
+
+    def run_methods(self) -> list[str]:
+        """The methods this run holds, in run order."""
+        return ordered(self.methods if self.methods is not None else default_methods(self.sft_more))
 
 
 def load_config(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from tripost.config import RunConfig
+from tripost.methods import METHODS, evaluations
 from tripost.rundir import RunDir
 
 log = logging.getLogger(__name__)
@@ -18,9 +19,8 @@ CLAIM_MARGIN = 0.05
 
 
 def collect(rd: RunDir, cfg: RunConfig) -> dict:
-    names = ["sft"] + [f"iter{t}" for t in range(1, cfg.iterations + 1)] + ["sft_more"]
     results, buckets = [], []
-    for name in names:
+    for name, _, _ in evaluations(list(METHODS), cfg.iterations):
         p = rd.root / "eval" / f"{name}.metrics.json"
         if p.exists():
             m = rd.read_json(f"eval/{name}.metrics.json")
