@@ -126,11 +126,16 @@ def plot(result: dict, path) -> None:
             [xi + (i - 1) * width for xi in x],
             [100 * r["accuracy_mean"] if r else 0 for r in ys],
             width,
-            yerr=[100 * r["accuracy_std"] if r else 0 for r in ys],
+            # the error bar stops at 0 %
+            yerr=[
+                [100 * min(r["accuracy_std"], r["accuracy_mean"]) if r else 0 for r in ys],
+                [100 * r["accuracy_std"] if r else 0 for r in ys],
+            ],
             capsize=3,
             label=split,
         )
     ax.set_xticks(x, labels, rotation=35, ha="right", fontsize=8)
+    ax.set_ylim(bottom=0)
     ax.set_ylabel("accuracy (%)")
     ax.set_title(f"{result['task']}: accuracy ({result['n_seeds']} seed(s), mean ± std)")
     ax.legend(fontsize=8)
@@ -143,6 +148,7 @@ def plot(result: dict, path) -> None:
             label=f"{name} (wrong -> right)" if name == "fixed" else f"{name} (right -> wrong)",
         )
     ax2.set_xticks(x, labels, rotation=35, ha="right", fontsize=8)
+    ax2.set_ylim(bottom=0)
     ax2.set_ylabel("questions (mean over seeds)")
     ax2.set_title("self-improvement: fixed / broken")
     ax2.legend(fontsize=8)
