@@ -16,6 +16,7 @@ import random
 import shutil
 import time
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -85,7 +86,7 @@ def run_tripost(cfg: RunConfig, out: str | Path) -> dict:
 
 
 def run_iteration(
-    rd: RunDir, task: Task, cfg: RunConfig, it: Iteration, methods: list[str] = ()
+    rd: RunDir, task: Task, cfg: RunConfig, it: Iteration, methods: Sequence[str] = ()
 ) -> None:
     """One iteration: rollouts -> editing -> post-processing -> training -> evaluation.
     TriPosT-auto's first iteration edits the same rollouts of the same SFT model as TriPosT's:
