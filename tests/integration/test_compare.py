@@ -153,3 +153,50 @@ def test_a_compute_matched_method_needs_tripost_or_fixed_steps(tmp_path, toy_reg
     with pytest.raises(ConfigError, match="lmsi is compute-matched to tripost"):
         run_tripost(cfg, tmp_path / "r")
     assert not (tmp_path / "r").exists()
+
+
+CLI_CFG = """
+task: multistep_arithmetic
+model:
+  tiny: {hidden_size: 32, num_layers: 1, num_heads: 2, intermediate_size: 64}
+  threads: 1
+data: {train_problems: 32, eval_seen: 4, eval_unseen: 2}
+sft: {steps: 5, batch_size: 4, micro_batch_size: 4, lr: 1.0e-3, bf16: false, log_every: 0}
+iterations: 1
+rollout: {problems: 8, max_new_tokens: 30, batch_size: 8}
+train: {steps: 2, batch_size: 4, micro_batch_size: 4, bf16: false, log_every: 0}
+eval: {rounds: 1, max_new_tokens: 30, batch_size: 8}
+lmsi: {samples: 2}
+"""
+
+
+def test_compare_command_on_a_builtin_task(tmp_path, capsys):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(CLI_CFG)
+    out = tmp_path / "cmp"
+    argv = ["compare", "--config", str(cfg), "--seeds", "1", "--out", str(out)]
+    assert main([*argv, "--methods", "sft,sft_si_demos,sft_more,tripost"]) == 0
+    printed = capsys.readouterr().out
+    assert "| sft_si_demos | 0 |" in printed and f"wrote {out}/compare.json" in printed
+    stages = _stages(out / "seed0")
+    assert "lmsi/samples" not in stages and "auto_iter1/train_set" not in stages
+    # the expert's demonstrations on the arithmetic task: one per problem it could break and fix
+    assert stages["sft_si_demos/demos"]["demos"] >= 7
+    result = json.loads((out / "compare.json").read_text())
+    assert result["methods"] == ["sft", "tripost", "sft_more", "sft_si_demos"]
+    # the same command with one more method adds only that method's stages
+    assert main([*argv, "--methods", "sft,sft_si_demos,sft_more,tripost,lmsi"]) == 0
+    again = _stages(out / "seed0")
+    assert set(again) - set(stages) == {"lmsi/samples", "lmsi/train_set", "lmsi/train", "eval/lmsi"}
+    assert all(
+        again[k]["finished_at"] == v["finished_at"] for k, v in stages.items() if k != "report"
+    )
+    assert again["report"]["methods"][-1] == "lmsi"
+    result = json.loads((out / "compare.json").read_text())
+    assert {r["method"] for r in result["runs"]} == {
+        "sft",
+        "tripost",
+        "sft_more",
+        "sft_si_demos",
+        "lmsi",
+    }
