@@ -146,6 +146,11 @@ def test_compare_cli_rejects_bad_methods_with_one_line(tmp_path, capsys):
     assert not (tmp_path / "c").exists()
     assert main(["compare", "--out", str(tmp_path / "c"), "--seeds", "0"]) == 2
     assert "--seeds" in capsys.readouterr().err and not (tmp_path / "c").exists()
+    for command in (["demo", "--quick"], ["run", "--config", str(tmp_path / "none.yaml")]):
+        assert main([*command, "--out", str(tmp_path / "r"), "--methods", "tripost,sft,,x"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err == "tripost: error: --methods: unknown method 'x'; known: " + ", ".join(METHODS)
+        assert not (tmp_path / "r").exists()
 
 
 def test_a_compute_matched_method_needs_tripost_or_fixed_steps(tmp_path, toy_registry):
