@@ -2,6 +2,7 @@
 
 tripost demo [--task T] [--out DIR] [--seed N] [--quick]
 tripost run --config FILE --out DIR [--set key=value ...]
+tripost compare [--task T | --config FILE] [--seeds N] [--methods m1,m2] [--quick] --out DIR
 tripost solve --task T --data FILE --output OUT.jsonl
 tripost feedback --task T --input IN.jsonl --output OUT.jsonl [--expert scripted|llm ...]
 tripost eval --model DIR --task T --data FILE [--rounds R] [--dtype D] [--device D] --out DIR
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from tripost.config import ConfigError, RunConfig, load_config, load_yaml
+from tripost.methods import METHODS, parse_methods
 
 log = logging.getLogger("tripost")
 
@@ -60,6 +62,14 @@ def _llm_overrides(args: argparse.Namespace) -> dict[str, Any]:
     return {v: getattr(args, k) for k, v in keys.items() if getattr(args, k, None) is not None}
 
 
+def _methods_arg(p: argparse.ArgumentParser, default: str) -> None:
+    p.add_argument(
+        "--methods",
+        metavar="M1,M2",
+        help=f"methods of the run, comma-separated, from {', '.join(METHODS)} (default: {default})",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="tripost", description=__doc__.split("\n")[0])
     ap.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -81,12 +91,27 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="override a config field, e.g. --set train.lr=1e-3",
     )
+    _methods_arg(p, "the config's methods, else sft,tripost,sft_more")
     _expert_args(p)
 
     p = sub.add_parser("run", help="run (or resume) an experiment from a YAML config")
     p.add_argument("--config", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    _methods_arg(p, "the config's methods, else sft,tripost,sft_more")
+    _expert_args(p)
+
+    p = sub.add_parser(
+        "compare", help="every method for several seeds: compare.json, compare.md, compare.png"
+    )
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--task", help="the task's demo config (default multistep_arithmetic)")
+    src.add_argument("--config", help="a YAML config instead of a demo config")
+    p.add_argument("--seeds", type=int, default=3, help="seeds from the config's seed on")
+    p.add_argument("--quick", action="store_true", help="the task's toy-size demo config")
+    p.add_argument("--out", required=True, help="one run directory per seed in it")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    _methods_arg(p, "all: " + ",".join(METHODS))
     _expert_args(p)
 
     p = sub.add_parser("solve", help="gold solver on a JSONL or BBH JSON file of problems")
@@ -208,9 +233,18 @@ def demo_config_path(task: str, quick: bool) -> Path:
     return Path(str(path))
 
 
+def _methods_override(args: argparse.Namespace) -> dict[str, Any]:
+    if args.methods is None:
+        return {}
+    try:
+        return {"methods": parse_methods(args.methods)}
+    except ValueError as e:
+        raise ConfigError(f"--methods: {e}") from None
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     sets = parse_sets(args.set)
-    overrides = {"seed": args.seed, **_expert_overrides(args), **sets}
+    overrides = {"seed": args.seed, **_expert_overrides(args), **_methods_override(args), **sets}
     labels = {**_labels(overrides), **{k: f"--set {k}" for k in sets}}
     cfg = load_config(demo_config_path(args.task, args.quick), overrides, labels)
     return _run(cfg, args.out)
@@ -218,9 +252,30 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     sets = parse_sets(args.set)
-    overrides = {**_expert_overrides(args), **sets}
+    overrides = {**_expert_overrides(args), **_methods_override(args), **sets}
     labels = {**_labels(overrides), **{k: f"--set {k}" for k in sets}}
     return _run(load_config(args.config, overrides, labels), args.out)
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from tripost.compare import markdown
+    from tripost.compare_run import run_compare
+
+    overrides = {**_expert_overrides(args), **_methods_override(args), **parse_sets(args.set)}
+    if args.config:
+        if args.quick:
+            raise ConfigError("--quick chooses a demo config: use it with --task, not --config")
+        cfg = load_config(args.config, overrides)
+    else:
+        path = demo_config_path(args.task or "multistep_arithmetic", args.quick)
+        cfg = load_config(path, overrides)
+    if args.seeds < 1:
+        raise ConfigError(f"--seeds: must be at least 1, got {args.seeds}")
+    # --methods, else the config's methods, else all of them
+    result = run_compare(cfg, args.out, args.seeds, cfg.methods or list(METHODS))
+    print(markdown(result))
+    print(f"wrote {args.out}/compare.json, {args.out}/compare.md, {args.out}/compare.png")
+    return 0
 
 
 def _run(cfg: RunConfig, out: str) -> int:
@@ -466,6 +521,7 @@ def _write_jsonl(path: str, rows: list[dict]) -> None:
 COMMANDS = {
     "demo": cmd_demo,
     "run": cmd_run,
+    "compare": cmd_compare,
     "solve": cmd_solve,
     "feedback": cmd_feedback,
     "eval": cmd_eval,

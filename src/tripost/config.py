@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from tripost.evaluation import EvalConfig
 from tripost.experts.llm import LLMConfig
+from tripost.methods import check_methods, default_methods, ordered
 from tripost.policy.generation import Sampling
 from tripost.policy.model import TinyModelConfig
 from tripost.training import LossWeights, TrainConfig
@@ -112,6 +113,11 @@ class PostprocessConfig(_Strict):
     gold: bool = Field(True, description="add gold rationale samples")
 
 
+class LMSIConfig(_Strict):
+    samples: int = Field(8, ge=1, description="rationales sampled per training question (k)")
+    temperature: float = Field(0.7, gt=0, description="sampling temperature of the k rationales")
+
+
 class RunConfig(_Strict):
     task: str = Field("multistep_arithmetic", description="task name (see `tripost tasks`)")
     task_options: dict[str, Any] = Field(default_factory=dict, description="task constructor args")
@@ -133,6 +139,12 @@ class RunConfig(_Strict):
         description="training of each TriPosT iteration (continues from the last checkpoint)",
     )
     sft_more: bool = Field(True, description="train the compute-matched SFT control")
+    methods: list[str] | None = Field(
+        None,
+        description="methods of the run (see docs/compare.md); null = sft, tripost and, if "
+        "sft_more is true, sft_more",
+    )
+    lmsi: LMSIConfig = Field(default_factory=LMSIConfig, description="the lmsi baseline")
     eval: EvalConfig = Field(default_factory=EvalConfig)
 
     @field_validator("task")
@@ -175,6 +187,17 @@ def find_secrets(node: Any, loc: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     elif isinstance(node, str) and SECRET_VALUE.match(node.strip()):
         found.append(loc)
     return found
+
+    @field_validator("methods")
+    @classmethod
+    def _known_methods(cls, v: list[str] | None) -> list[str] | None:
+        if v is not None:
+            check_methods(v)
+        return v
+
+    def run_methods(self) -> list[str]:
+        """The methods this run holds, in run order."""
+        return ordered(self.methods if self.methods is not None else default_methods(self.sft_more))
 
 
 def load_config(

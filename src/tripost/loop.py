@@ -1,8 +1,12 @@
-"""TriPosT iterations over a run directory (DESIGN.md §3), with stage-level resume.
+"""TriPosT iterations and the baselines over a run directory (DESIGN.md §3), with stage-level
+resume.
 
-Stages, each skipped when the manifest says it finished:
+Stages, each skipped when the manifest says it finished (the methods are in ``methods.py``;
+a run holds the ones its config names):
 ``data -> sft -> eval/sft -> [iter{t}/rollouts -> iter{t}/edit -> iter{t}/train_set ->
-iter{t}/train -> eval/iter{t}] for t = 1..T -> sft_more/train -> eval/sft_more -> report``.
+iter{t}/train -> eval/iter{t}] for t = 1..T -> the same for auto_iter{t} (tripost_auto) ->
+sft_more/train -> eval/sft_more -> sft_si_demos/{demos,train} -> eval/sft_si_demos ->
+lmsi/{samples,train_set,train} -> eval/lmsi -> report``.
 """
 
 from __future__ import annotations
@@ -15,16 +19,21 @@ import random
 import shutil
 import time
 from collections import Counter
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import torch
+import yaml
 from transformers import AutoTokenizer
 from transformers.utils import logging as hf_logging
 
+from tripost import lmsi
 from tripost.config import ConfigError, RunConfig, dump_config
 from tripost.editing import EditRecord, edit_rollouts
 from tripost.evaluation import bucket_rows, outcome_json, result_rows, self_improve
 from tripost.experts import build_feedback, build_improvement
+from tripost.methods import MATCHED, Iteration
 from tripost.policy.generation import generate
 from tripost.policy.model import (
     DTYPES,
@@ -42,6 +51,7 @@ from tripost.policy.prompting import PromptFormat
 from tripost.postprocess import build_train_set
 from tripost.report import write_report
 from tripost.rundir import RunDir, RunDirError
+from tripost.si_demos import build_si_demos
 from tripost.tasks import Task, get_task, read_problems
 from tripost.training import LossWeights, Sample, train_policy
 from tripost.trajectory import Problem, render_prompt
@@ -54,48 +64,76 @@ def run_tripost(cfg: RunConfig, out: str | Path) -> dict:
     hf_logging.disable_progress_bar()
     preflight(cfg)  # a model, device or format that cannot work fails before anything is written
     task = get_task(cfg.task, **cfg.task_options)  # a bad task fails before anything is written
+    methods = cfg.run_methods()
+    _check_matched(cfg, methods)
     rd = RunDir(out, lock=True)  # one writer per run directory
     try:
-        return _run_locked(rd, task, cfg)
+        return _run_locked(rd, task, cfg, methods)
     finally:
         rd.release()
 
 
-def _run_locked(rd: RunDir, task: Task, cfg: RunConfig) -> dict:
+def _run_locked(rd: RunDir, task: Task, cfg: RunConfig, methods: list[str]) -> dict:
     _check_same_config(rd, cfg)
     if cfg.model.threads:
         torch.set_num_threads(cfg.model.threads)
     stage(rd, "data", lambda: make_data(rd, task, cfg))
     stage(rd, "sft", lambda: train_sft(rd, task, cfg))
-    stage(rd, "eval/sft", lambda: evaluate(rd, task, cfg, "sft", "sft", 0))
-    prev = "sft"
-    for t in range(1, cfg.iterations + 1):
-        run_iteration(rd, task, cfg, t, prev)
-        prev = f"iter{t}"
-    if cfg.sft_more:
-        steps = sum(rd.info(f"iter{t}/train").get("steps", 0) for t in range(1, cfg.iterations + 1))
+    if "sft" in methods:
+        stage(rd, "eval/sft", lambda: evaluate(rd, task, cfg, "sft", "sft", 0))
+    for family in ("tripost", "tripost_auto"):
+        if family in methods:
+            for t in range(1, cfg.iterations + 1):
+                run_iteration(rd, task, cfg, Iteration(family, t), methods)
+    if "sft_more" in methods:
+        steps = matched_steps(rd, cfg, methods)
         stage(rd, "sft_more/train", lambda: train_sft_more(rd, task, cfg, steps))
         stage(rd, "eval/sft_more", lambda: evaluate(rd, task, cfg, "sft_more", "sft_more", 0))
-    stage(rd, "report", lambda: write_report(rd, cfg))
+    if "sft_si_demos" in methods:
+        stage(rd, "sft_si_demos/demos", lambda: si_demos_stage(rd, task, cfg))
+        steps = matched_steps(rd, cfg, methods)
+        stage(rd, "sft_si_demos/train", lambda: train_matched(rd, cfg, "sft_si_demos", steps, 11))
+        stage(
+            rd,
+            "eval/sft_si_demos",
+            lambda: evaluate(rd, task, cfg, "sft_si_demos", "sft_si_demos", 0),
+        )
+    if "lmsi" in methods:
+        stage(rd, "lmsi/samples", lambda: lmsi_samples_stage(rd, task, cfg))
+        stage(rd, "lmsi/train_set", lambda: lmsi_train_set_stage(rd, task, cfg))
+        steps = matched_steps(rd, cfg, methods)
+        stage(rd, "lmsi/train", lambda: train_matched(rd, cfg, "lmsi", steps, 13))
+        stage(rd, "eval/lmsi", lambda: evaluate(rd, task, cfg, "lmsi", "lmsi", 0))
+    # a run resumed with other methods rewrites its report
+    again = rd.info("report").get("methods", methods) != methods
+    stage(rd, "report", lambda: {**write_report(rd, cfg), "methods": methods}, force=again)
     return rd.read_json("report.json")
 
 
-def run_iteration(rd: RunDir, task: Task, cfg: RunConfig, t: int, prev: str) -> None:
-    """One TriPosT iteration: rollouts -> editing -> post-processing -> training -> evaluation."""
-    it = f"iter{t}"
-    stage(rd, f"{it}/rollouts", lambda: sample_rollouts(rd, task, cfg, t, prev))
-    stage(rd, f"{it}/edit", lambda: edit_stage(rd, task, cfg, it))
-    stage(rd, f"{it}/train_set", lambda: train_set_stage(rd, task, cfg, it))
-    stage(rd, f"{it}/train", lambda: train_stage(rd, cfg, it, prev))
-    stage(rd, f"eval/{it}", lambda: evaluate(rd, task, cfg, it, "tripost", t))
+def run_iteration(
+    rd: RunDir, task: Task, cfg: RunConfig, it: Iteration, methods: Sequence[str] = ()
+) -> None:
+    """One iteration: rollouts -> editing -> post-processing -> training -> evaluation.
+    TriPosT-auto's first iteration edits the same rollouts of the same SFT model as TriPosT's:
+    when the run holds both, it reads TriPosT's edits instead of making them again."""
+    n = it.name
+    edits = n
+    if it.family == "tripost_auto" and it.t == 1 and "tripost" in methods:
+        edits = Iteration("tripost", 1).name
+    else:
+        stage(rd, f"{n}/rollouts", lambda: sample_rollouts(rd, task, cfg, it))
+        stage(rd, f"{n}/edit", lambda: edit_stage(rd, task, cfg, n))
+    stage(rd, f"{n}/train_set", lambda: train_set_stage(rd, task, cfg, it, edits))
+    stage(rd, f"{n}/train", lambda: train_stage(rd, cfg, it))
+    stage(rd, f"eval/{n}", lambda: evaluate(rd, task, cfg, n, it.family, it.t))
 
 
-def stage(rd: RunDir, name: str, fn) -> None:
+def stage(rd: RunDir, name: str, fn, force: bool = False) -> None:
     missing = rd.missing_outputs(name) or _missing_checkpoint(rd, name)
     if rd.done(name) and missing:
         log.warning("[%s] %s is gone: redoing the stage", name, ", ".join(missing))
         rd.forget(name)
-    if rd.done(name):
+    if rd.done(name) and not force:
         log.info("[%s] already finished: skipping", name)
         return
     log.info("[%s] starting", name)
@@ -124,14 +162,61 @@ def _short(info: dict) -> str:
 
 
 def _check_same_config(rd: RunDir, cfg: RunConfig) -> None:
+    """The run directory's config must be this one, up to the methods it holds (a run gains
+    methods when re-run with more) and fields added since it was written (their defaults)."""
     text = dump_config(cfg)
     p = rd.root / "config.yaml"
-    if p.exists() and rd.manifest["stages"] and p.read_text() != text:
+    if p.exists() and rd.manifest["stages"] and _settings(p.read_text()) != _settings(text):
         raise ConfigError(
             f"{p}: this run directory was started with another config; use a new --out "
             "directory (or delete it) to start over"
         )
     rd.write_text("config.yaml", text)
+
+
+def _settings(text: str) -> object:
+    """A config's fields without those that only choose methods; the text itself if it is not
+    a valid config any more."""
+    try:
+        cfg = RunConfig.model_validate(yaml.safe_load(text))
+    except Exception:
+        return text
+    return cfg.model_dump(mode="json", exclude={"methods", "sft_more"})
+
+
+def _check_matched(cfg: RunConfig, methods: list[str]) -> None:
+    """A compute-matched method needs the step count of the TriPosT iterations."""
+    matched = [m for m in methods if m in MATCHED]
+    if matched and "tripost" not in methods and cfg.train.steps is None:
+        raise ConfigError(
+            f"methods: {matched[0]} is compute-matched to tripost: add tripost to the methods "
+            "or set train.steps (then it trains train.steps x iterations steps)"
+        )
+
+
+def matched_steps(rd: RunDir, cfg: RunConfig, methods: list[str]) -> int:
+    """Optimizer steps of all TriPosT iterations (what a compute-matched method trains)."""
+    if "tripost" in methods:
+        names = [Iteration("tripost", t).name for t in range(1, cfg.iterations + 1)]
+        return sum(rd.info(f"{n}/train").get("steps", 0) for n in names)
+    return (cfg.train.steps or 0) * cfg.iterations
+
+
+def training_window(train: list[Problem], n: int, t: int) -> list[Problem]:
+    """The ``n`` training problems iteration ``t`` attempts (windows move round the set)."""
+    n = min(n, len(train))
+    start = ((t - 1) * n) % len(train)
+    return (train[start:] + train[:start])[:n]
+
+
+def tripost_problems(rd: RunDir, cfg: RunConfig) -> list[Problem]:
+    """The training problems all TriPosT iterations attempt, each once, in order."""
+    train = load_problems(rd, "train")
+    seen: dict[str, Problem] = {}
+    for t in range(1, cfg.iterations + 1):
+        for p in training_window(train, cfg.rollout.problems, t):
+            seen.setdefault(p.question, p)
+    return list(seen.values())
 
 
 # --- data -------------------------------------------------------------------------------------
@@ -317,14 +402,12 @@ def train_sft_more(rd: RunDir, task: Task, cfg: RunConfig, steps: int) -> dict:
 # --- one iteration ----------------------------------------------------------------------------
 
 
-def sample_rollouts(rd: RunDir, task: Task, cfg: RunConfig, t: int, prev: str) -> dict:
+def sample_rollouts(rd: RunDir, task: Task, cfg: RunConfig, it: Iteration) -> dict:
     """Attempts (and, after iteration 1, the policy's own feedback and updates) on a window of
     training problems, sampled at the rollout temperature."""
-    train = load_problems(rd, "train")
-    n = min(cfg.rollout.problems, len(train))
-    start = ((t - 1) * n) % len(train)
-    window = (train[start:] + train[:start])[:n]
-    policy = load_checkpoint(rd, prev, cfg)
+    t = it.t
+    window = training_window(load_problems(rd, "train"), cfg.rollout.problems, t)
+    policy = load_checkpoint(rd, it.prev, cfg)
     fmt = prompt_format(cfg, policy)
     prompts = [fmt.prompt(p.question, task.instruction) for p in window]
     outs = generate(
@@ -337,7 +420,7 @@ def sample_rollouts(rd: RunDir, task: Task, cfg: RunConfig, t: int, prev: str) -
     )
     del policy
     rd.write_jsonl(
-        f"iter{t}/rollouts.jsonl",
+        f"{it.name}/rollouts.jsonl",
         ({"problem": p.to_json(), "rollout": o} for p, o in zip(window, outs)),
     )
     return {"rollouts": len(outs), "tokens": sum(len(o) for o in outs)}
@@ -381,8 +464,12 @@ def _reason_key(reason: str | None) -> str:
     return (reason or "unknown").split(" (")[0].split(":")[0]
 
 
-def train_set_stage(rd: RunDir, task: Task, cfg: RunConfig, it: str) -> dict:
-    rows = rd.read_jsonl(f"{it}/edits.jsonl")
+def train_set_stage(
+    rd: RunDir, task: Task, cfg: RunConfig, it: Iteration, edits: str | None = None
+) -> dict:
+    """Post-processing of the edits of iteration ``edits`` (default: ``it`` itself); TriPosT-auto
+    keeps every sample (ratio null)."""
+    rows = rd.read_jsonl(f"{edits or it.name}/edits.jsonl")
     records = [EditRecord.from_json(row, task.instruction) for row in rows]
     gold = []
     if cfg.postprocess.gold:
@@ -390,9 +477,10 @@ def train_set_stage(rd: RunDir, task: Task, cfg: RunConfig, it: str) -> dict:
             g = task.solve(rec.problem)
             if g is not None:
                 gold.append((rec.problem.question, g))
-    rng = random.Random(cfg.seed + int(it[4:]))
-    items, stats = build_train_set(records, gold, cfg.postprocess.ratio, rng)
-    rd.write_jsonl(f"{it}/train.jsonl", (_item_json(i, cfg, task) for i in items))
+    rng = random.Random(cfg.seed + it.t)
+    ratio = None if it.family == "tripost_auto" else cfg.postprocess.ratio
+    items, stats = build_train_set(records, gold, ratio, rng)
+    rd.write_jsonl(f"{it.name}/train.jsonl", (_item_json(i, cfg, task) for i in items))
     return stats
 
 
@@ -401,15 +489,17 @@ def _item_json(item, cfg: RunConfig, task: Task) -> dict:
     return {"kind": item.kind, "eos": s.eos, "segments": [list(x) for x in s.segments]}
 
 
-def train_stage(rd: RunDir, cfg: RunConfig, it: str, prev: str) -> dict:
-    items = rd.read_jsonl(f"{it}/train.jsonl")
-    samples = [Sample(tuple((t, w) for t, w in d["segments"]), d["eos"]) for d in items]
-    policy = load_checkpoint(rd, prev, cfg, train=True)
-    stats = train_policy(
-        policy, samples, cfg.train, cfg.seed + int(it[4:]), prompt_format(cfg, policy)
-    )
-    save_checkpoint(rd, policy, it, cfg)
+def train_stage(rd: RunDir, cfg: RunConfig, it: Iteration) -> dict:
+    samples = read_samples(rd, f"{it.name}/train.jsonl")
+    policy = load_checkpoint(rd, it.prev, cfg, train=True)
+    stats = train_policy(policy, samples, cfg.train, cfg.seed + it.t, prompt_format(cfg, policy))
+    save_checkpoint(rd, policy, it.name, cfg)
     return stats
+
+
+def read_samples(rd: RunDir, rel: str) -> list[Sample]:
+    """Weighted samples written by a train-set stage."""
+    return [Sample(tuple((t, w) for t, w in d["segments"]), d["eos"]) for d in rd.read_jsonl(rel)]
 
 
 def evaluate(
@@ -426,3 +516,89 @@ def evaluate(
         {"results": rows, "buckets": bucket_rows(method, iteration, outcomes)},
     )
     return {r["split"] + "_accuracy": r["accuracy"] for r in rows}
+
+
+# --- baselines (methods.py) --------------------------------------------------------------------
+
+
+def train_matched(rd: RunDir, cfg: RunConfig, name: str, steps: int, seed_offset: int) -> dict:
+    """SFT trained further on ``name/train.jsonl`` for ``steps`` optimizer steps with the TriPosT
+    iterations' batch size and schedule (compute-matched); saved as checkpoint ``name``."""
+    samples = read_samples(rd, f"{name}/train.jsonl")
+    policy = load_checkpoint(rd, "sft", cfg, train=True)
+    if not samples:  # e.g. no majority anywhere: the method is the SFT model, said so
+        log.warning("%s: no training samples; its model is the SFT model", name)
+        save_checkpoint(rd, policy, name, cfg)
+        return {"steps": 0, "samples": 0}
+    tcfg = cfg.train.model_copy(update={"steps": max(1, steps)})
+    fmt = prompt_format(cfg, policy)
+    stats = train_policy(policy, samples, tcfg, cfg.seed + seed_offset, fmt)
+    save_checkpoint(rd, policy, name, cfg)
+    return stats
+
+
+def si_demos_stage(rd: RunDir, task: Task, cfg: RunConfig) -> dict:
+    """Expert-written self-improvement demonstrations on TriPosT's training problems,
+    post-processed with TriPosT's weights and rebalancing (sft_si_demos)."""
+    problems = tripost_problems(rd, cfg)
+    llm = _llm_settings(rd, cfg)
+    fbk = build_feedback(cfg.expert.feedback, task, llm)
+    imp = build_improvement(cfg.expert.improvement, task, llm)
+    rng = random.Random(cfg.seed + 101)
+    demos, correct, stats = build_si_demos(task, problems, fbk, imp, cfg.expert.max_rounds, rng)
+    rd.write_jsonl("sft_si_demos/demos.jsonl", (d.to_json(task.instruction) for d in demos))
+    gold = [(r.problem.question, r.attempts[0]) for r in correct] if cfg.postprocess.gold else []
+    items, counts = build_train_set(
+        [d.record for d in demos] + correct, gold, cfg.postprocess.ratio, rng
+    )
+    rd.write_jsonl("sft_si_demos/train.jsonl", (_item_json(i, cfg, task) for i in items))
+    return {
+        **stats,
+        **counts,
+        "expert_feedback": fbk.stats.as_dict(),
+        "expert_improvement": imp.stats.as_dict(),
+    }
+
+
+def lmsi_samples_stage(rd: RunDir, task: Task, cfg: RunConfig) -> dict:
+    """k rationales per TriPosT training problem, sampled from the SFT model (lmsi)."""
+    problems = tripost_problems(rd, cfg)
+    k = cfg.lmsi.samples
+    policy = load_checkpoint(rd, "sft", cfg)
+    fmt = prompt_format(cfg, policy)
+    prompts = [fmt.prompt(p.question, task.instruction) for p in problems for _ in range(k)]
+    sampling = replace(cfg.rollout.sampling(), temperature=cfg.lmsi.temperature)
+    outs = generate(
+        policy,
+        prompts,
+        sampling,
+        seed=cfg.seed * 1000 + 997,
+        add_bos=fmt.add_bos,
+        extra_stop_ids=fmt.stop_ids(),
+    )
+    del policy
+    rd.write_jsonl(
+        "lmsi/samples.jsonl",
+        (
+            {"problem": p.to_json(), "outputs": outs[i * k : (i + 1) * k]}
+            for i, p in enumerate(problems)
+        ),
+    )
+    return {"problems": len(problems), "samples": len(outs)}
+
+
+def lmsi_train_set_stage(rd: RunDir, task: Task, cfg: RunConfig) -> dict:
+    """Majority vote and filter (no gold label); the vote's accuracy is only reported."""
+    rows, voted, right = [], 0, 0
+    for d in rd.read_jsonl("lmsi/samples.jsonl"):
+        problem = Problem.from_json(d["problem"])
+        vote, kept = lmsi.select(task, d["outputs"])
+        voted += vote is not None
+        right += vote is not None and vote == problem.answer
+        prompt = render_prompt(problem.question, task.instruction)
+        rows += [
+            {"kind": "lmsi", "eos": True, "segments": [[prompt, 0.0], [a.render(), 1.0]]}
+            for a in kept
+        ]
+    rd.write_jsonl("lmsi/train.jsonl", rows)
+    return {"voted": voted, "vote_correct": right, "kept_samples": len(rows)}

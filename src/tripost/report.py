@@ -11,6 +11,7 @@ import logging
 import os
 
 from tripost.config import RunConfig
+from tripost.methods import METHODS, evaluations
 from tripost.rundir import RunDir, tmp_name
 
 log = logging.getLogger(__name__)
@@ -19,9 +20,8 @@ CLAIM_MARGIN = 0.05
 
 
 def collect(rd: RunDir, cfg: RunConfig) -> dict:
-    names = ["sft"] + [f"iter{t}" for t in range(1, cfg.iterations + 1)] + ["sft_more"]
     results, buckets = [], []
-    for name in names:
+    for name, _, _ in evaluations(list(METHODS), cfg.iterations):
         p = rd.root / "eval" / f"{name}.metrics.json"
         if p.exists():
             m = rd.read_json(f"eval/{name}.metrics.json")
