@@ -20,12 +20,15 @@ from transformers.utils import logging as hf_logging
 from tripost.config import ConfigError, RunConfig, dump_config
 from tripost.editing import edit_rollouts
 from tripost.evaluation import bucket_rows, outcome_json, result_rows, self_improve
+from tripost.export import sample_from_json, sample_to_json
 from tripost.experts import build_feedback, build_improvement
 from tripost.policy.generation import generate
 from tripost.policy.model import Policy, build_tiny_policy, load_policy
 from tripost.postprocess import build_train_set
+from tripost.progress import current_stage, summary
 from tripost.report import write_report
 from tripost.rundir import RunDir
+from tripost.tracking import logging_to
 from tripost.tasks import Task, get_task, read_problems
 from tripost.training import Sample, train_policy
 from tripost.trajectory import Problem, render_prompt
@@ -72,17 +75,11 @@ def stage(rd: RunDir, name: str, fn) -> None:
         return
     log.info("[%s] starting", name)
     t0 = time.time()
-    info = fn() or {}
+    with current_stage(name), logging_to(rd.root, name):
+        info = fn() or {}
     info["seconds"] = round(time.time() - t0, 2)
     rd.mark(name, info)
-    log.info("[%s] done in %.1fs %s", name, info["seconds"], _short(info))
-
-
-def _short(info: dict) -> str:
-    keep = {k: v for k, v in info.items() if isinstance(v, (int, float)) and k != "seconds"}
-    return " ".join(
-        f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in list(keep.items())[:8]
-    )
+    log.info(summary(name, info))
 
 
 def _check_same_config(rd: RunDir, cfg: RunConfig) -> None:
@@ -279,13 +276,12 @@ def train_set_stage(rd: RunDir, task: Task, cfg: RunConfig, it: str) -> dict:
 
 
 def _item_json(item, cfg: RunConfig, task: Task) -> dict:
-    s = item.to_sample(cfg.loss, task.instruction)
-    return {"kind": item.kind, "eos": s.eos, "segments": [list(x) for x in s.segments]}
+    return sample_to_json(item.to_sample(cfg.loss, task.instruction), item.kind)
 
 
 def train_stage(rd: RunDir, cfg: RunConfig, it: str, prev: str) -> dict:
     items = rd.read_jsonl(f"{it}/train.jsonl")
-    samples = [Sample(tuple((t, w) for t, w in d["segments"]), d["eos"]) for d in items]
+    samples = [sample_from_json(d) for d in items]
     policy = load_checkpoint(rd, prev)
     stats = train_policy(policy, samples, cfg.train, cfg.seed + int(it[4:]))
     save_checkpoint(rd, policy, it)

@@ -24,6 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tripost.policy.generation import autocast_context
 from tripost.policy.model import Policy
+from tripost.progress import progress
+from tripost.tracking import log_step
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +135,7 @@ def train_policy(
     rng = random.Random(seed)
     order: list[int] = []
     t0, tokens, losses = time.time(), 0, []
+    bar = progress(total, unit="step")
     for step in range(total):
         while len(order) < cfg.batch_size:  # epochs of shuffled samples
             order += rng.sample(range(len(encoded)), len(encoded))
@@ -146,9 +149,19 @@ def train_policy(
         loss_sum = _optimizer_step(accelerator, model, optim, [encoded[i] for i in mine], tok, cfg)
         tokens += sum(len(encoded[i][0]) for i in mine)
         losses.append(loss_sum)
+        bar.update(1, tokens=sum(len(encoded[i][0]) for i in mine), loss=loss_sum)
+        log_step(
+            step + 1,
+            total,
+            cfg.log_every,
+            loss=loss_sum,
+            lr=optim.param_groups[0]["lr"],
+            tokens_per_s=tokens / max(time.time() - t0, 1e-9),
+        )
         if cfg.log_every and (step + 1) % cfg.log_every == 0:
             rate = tokens / (time.time() - t0)
             log.info("step %d/%d loss %.4f (%.0f tokens/s)", step + 1, total, loss_sum, rate)
+    bar.close()
     policy.model = accelerator.unwrap_model(model)
     policy.model.eval()
     tail = losses[-max(1, len(losses) // 10) :]

@@ -15,6 +15,7 @@ import torch
 from transformers import DynamicCache
 
 from tripost.policy.model import Policy
+from tripost.progress import progress
 from tripost.trajectory import FEEDBACK_PREFIX, STOP_PHRASE, UPDATE_PREFIX
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ def generate(
     encoded = [tok.encode(p, add_special_tokens=False) for p in prompts]
     order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]))
     out: list[str] = [""] * len(prompts)
+    bar = progress(len(prompts), unit="seq")
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size]
         seqs = _generate_batch(
@@ -54,6 +56,8 @@ def generate(
         )
         for i, s in zip(idx, seqs):
             out[i] = tok.decode(s, skip_special_tokens=True)
+        bar.update(len(idx), tokens=sum(len(s) for s in seqs))
+    bar.close()
     return out
 
 
