@@ -105,9 +105,7 @@ def _expert_args(p: argparse.ArgumentParser, single: bool = False) -> None:
         help="where LLM answers are cached so no call is paid twice "
         "(default: ~/.cache/tripost/llm, or DIR/llm_cache in a run)",
     )
-    g.add_argument(
-        "--concurrency", type=int, help="LLM requests in flight at once (default: 32)"
-    )
+    g.add_argument("--concurrency", type=int, help="LLM requests in flight at once (default: 32)")
 
 
 def _llm_overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -207,9 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
         "accuracy, how often the model updates its answer, and how often that fixes or breaks "
         "it, for seen and unseen problems.",
     )
-    p.add_argument(
-        "--model", required=True, help="Hugging Face checkpoint directory (or hub id)"
-    )
+    p.add_argument("--model", required=True, help="Hugging Face checkpoint directory (or hub id)")
     _task_args(p)
     p.add_argument(
         "--data",

@@ -109,5 +109,7 @@ def export_rows(run: str | Path, fmt: str, iteration: int | None = None) -> Iter
             try:
                 rows.append(convert(json.loads(line), fmt, t))
             except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
-                raise ValueError(f"{path}:{lineno}: segments: not a training sample ({e})") from None
+                raise ValueError(
+                    f"{path}:{lineno}: segments: not a training sample ({e})"
+                ) from None
     return rows

@@ -20,16 +20,16 @@ from transformers.utils import logging as hf_logging
 from tripost.config import ConfigError, RunConfig, dump_config
 from tripost.editing import edit_rollouts
 from tripost.evaluation import bucket_rows, outcome_json, result_rows, self_improve
-from tripost.export import sample_from_json, sample_to_json
 from tripost.experts import build_feedback, build_improvement
+from tripost.export import sample_from_json, sample_to_json
 from tripost.policy.generation import generate
 from tripost.policy.model import Policy, build_tiny_policy, load_policy
 from tripost.postprocess import build_train_set
 from tripost.progress import current_stage, summary
 from tripost.report import write_report
 from tripost.rundir import RunDir
-from tripost.tracking import logging_to
 from tripost.tasks import Task, get_task, read_problems
+from tripost.tracking import logging_to
 from tripost.training import Sample, train_policy
 from tripost.trajectory import Problem, render_prompt
 

@@ -90,7 +90,8 @@ def final_step(attempt: Attempt):
 
 def read_problems(task: Task, path: str | Path) -> list[Problem | None]:
     """Problems from a BIG-Bench Hard JSON file (``{"examples": [{"input", "target"}]}``) or a
-    JSONL file of ``{"question", "answer"|"target"}`` lines (or Problem.to_json lines).
+    JSONL file of ``{"question", "answer"|"target"}`` lines (or Problem.to_json lines, or the
+    ``{"input", "target"}`` lines of BBH on the Hugging Face Hub / lm-evaluation-harness).
     Unparsable questions give None; malformed lines raise ValueError naming file and line."""
     return [task.problem_from_text(q, t) for q, t in raw_items(path)]
 
@@ -110,8 +111,10 @@ def raw_items(path: str | Path) -> list[tuple[str, str | None]]:
                 raise ValueError(f"{path}: example {i}: missing field 'input'")
             items.append((ex["input"], ex.get("target")))
     else:
-        for _, d in read_jsonl(path, required=("question",)):
-            q = d["question"]
+        for lineno, d in read_jsonl(path):
+            q = d.get("question", d.get("input"))  # "input": the Hub / lm-eval-harness BBH layout
+            if not isinstance(q, str):
+                raise ValueError(f"{path}:{lineno}: missing string field 'question' (or 'input')")
             if q.startswith("Q: "):
                 q = q[3:]
             target = d.get("answer", d.get("target", d.get("correct_answer")))
