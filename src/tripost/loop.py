@@ -1,4 +1,4 @@
-"""TriPosT iterations over a run directory (DESIGN.md §3), with stage-level resume.
+"""TriPosT iterations over a run directory (docs/design.md §4), with stage-level resume.
 
 Stages, each skipped when the manifest says it finished:
 ``data -> sft -> eval/sft -> [iter{t}/rollouts -> iter{t}/edit -> iter{t}/train_set ->

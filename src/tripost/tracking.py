@@ -102,7 +102,8 @@ class _Sink:
         self._fh.flush()
         tracker = _external(self.root)
         if tracker is not None:
-            values = {f"{self.stage}/{k}": v for k, v in row.items() if k not in ("step", "time")}
+            skip = ("step", "total", "time")
+            values = {f"{self.stage}/{k}": v for k, v in row.items() if k not in skip}
             tracker.log(values, step=row["step"])
 
     def close(self) -> None:

@@ -1,4 +1,4 @@
-"""Weighted SFT on ``accelerate`` (DESIGN.md §3.4).
+"""Weighted SFT on ``accelerate`` (docs/design.md §4.4).
 
 A training sample is text split into weighted segments: the prompt (weight ``prompt_weight``,
 0 by default), the attempt (1, or ``wrong_attempt_weight`` for a wrong attempt that is followed by

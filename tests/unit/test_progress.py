@@ -111,3 +111,38 @@ def test_missing_tracker_package_is_one_clear_line(tmp_path, capsys, monkeypatch
         "installed (pip install 'tripost[track]')\n"
     )
     assert not (tmp_path / "r" / "manifest.json").exists()
+
+
+def test_report_to_sends_the_curves_to_an_accelerate_tracker(tmp_path, monkeypatch):
+    """The wiring to accelerate's trackers, with a tracker class of our own in place of
+    TensorBoard's (whose package the test environment need not have)."""
+    from accelerate import tracking as acc_tracking
+
+    logged = []
+
+    class Recorder(acc_tracking.GeneralTracker):
+        name, requires_logging_directory = "recorder", True
+
+        def __init__(self, run_name, logging_dir):
+            super().__init__()
+            self.run_name, self.logging_dir = run_name, logging_dir
+
+        @property
+        def tracker(self):
+            return self
+
+        def log(self, values, step=None, **kwargs):
+            logged.append((self.run_name, self.logging_dir, step, values))
+
+    monkeypatch.setitem(tracking.TRACKERS, "tensorboard", "accelerate")
+    monkeypatch.setitem(acc_tracking.LOGGER_TYPE_TO_CLASS, "tensorboard", Recorder)
+    tracking.configure("tensorboard")
+    root = tmp_path / "myrun"
+    with tracking.logging_to(root, "sft"):
+        tracking.log_step(1, 2, 0, loss=2.5, lr=0.1)
+        tracking.log_step(2, 2, 0, loss=1.5, lr=0.05)
+    tracking.finish()
+    assert logged == [
+        ("myrun", str(root / "logs" / "tensorboard"), 1, {"sft/loss": 2.5, "sft/lr": 0.1}),
+        ("myrun", str(root / "logs" / "tensorboard"), 2, {"sft/loss": 1.5, "sft/lr": 0.05}),
+    ]
