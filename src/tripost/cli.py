@@ -266,13 +266,27 @@ def main(argv: list[str] | None = None) -> int:
     for noisy in ("httpx", "httpx2", "openai", "urllib3", "matplotlib"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
-        return COMMANDS[args.command](args)
+        with _bars_and_logs():
+            return COMMANDS[args.command](args)
     except (ConfigError, ValueError, FileNotFoundError) as e:
         print(f"tripost: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("tripost: interrupted; re-run the same command to resume", file=sys.stderr)
         return 130
+
+
+def _bars_and_logs():
+    """While bars are drawn, log lines are printed above them instead of through them."""
+    from contextlib import nullcontext
+
+    from tripost import progress
+
+    if not progress.bars_enabled():
+        return nullcontext()
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    return logging_redirect_tqdm()
 
 
 def parse_sets(pairs: list[str]) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from tripost.export import sample_from_json, sample_to_json
 from tripost.policy.generation import generate
 from tripost.policy.model import Policy, build_tiny_policy, load_policy
 from tripost.postprocess import build_train_set
-from tripost.progress import current_stage, summary
+from tripost.progress import current_stage, log_summary
 from tripost.report import write_report
 from tripost.rundir import RunDir
 from tripost.tasks import Task, get_task, read_problems
@@ -79,7 +79,7 @@ def stage(rd: RunDir, name: str, fn) -> None:
         info = fn() or {}
     info["seconds"] = round(time.time() - t0, 2)
     rd.mark(name, info)
-    log.info(summary(name, info))
+    log_summary(log, name, info)
 
 
 def _check_same_config(rd: RunDir, cfg: RunConfig) -> None:

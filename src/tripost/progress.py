@@ -19,6 +19,7 @@ warning when the stage did nothing useful (e.g. trained on no samples).
 from __future__ import annotations
 
 import contextlib
+import logging
 import sys
 import time
 from collections.abc import Iterator
@@ -189,3 +190,13 @@ def summary(stage: str, info: dict) -> str:
         figures = {k: v for k, v in info.items() if isinstance(v, (int, float)) and k != "seconds"}
         body = " ".join(f"{k}={_fmt(v)}" for k, v in list(figures.items())[:6]) or "finished"
     return f"[{stage}] done in {secs:.1f}s: {body}"
+
+
+def log_summary(logger: logging.Logger, stage: str, info: dict) -> None:
+    """Log the summary line of a finished stage: as a warning when the stage did nothing useful
+    (so that ``--quiet`` still shows it), else as information."""
+    line = summary(stage, info)
+    if " - WARNING: " in line:
+        logger.warning(line.replace(" - WARNING: ", " - "))
+    else:
+        logger.info(line)

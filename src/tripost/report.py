@@ -152,13 +152,13 @@ def verdict(results: list[dict], iterations: int) -> dict:
     sft = _row(results, "sft", 0, "seen")
     more = _row(results, "sft_more", 0, "seen")
     if not (tp and sft and more):
-        text = "Not enough results to judge the claim (TriPosT, sft and sft_more on seen)."
+        text = "**inconclusive**: no results of TriPosT, sft and sft_more on seen problems."
         return {"claim_holds": None, "status": "inconclusive", "reason": "missing", "text": text}
     d_sft, d_more = tp["accuracy"] - sft["accuracy"], tp["accuracy"] - more["accuracy"]
     gains = d_sft >= CLAIM_MARGIN and d_more >= CLAIM_MARGIN and tp["si_contrib"] > 0
     trio = (tp, sft, more)
     if all(r["accuracy"] < NEAR_ZERO for r in trio):
-        status, reason = "inconclusive", f"every model is near zero (below {NEAR_ZERO:.0%})"
+        status, reason = "inconclusive", f"every model is near zero, below {NEAR_ZERO:.0%}"
     elif all(at_chance(r) for r in trio):
         status, reason = "inconclusive", "every model is at chance (guessing among the options)"
     elif _below(tp, sft) or _below(tp, more):
@@ -173,15 +173,17 @@ def verdict(results: list[dict], iterations: int) -> dict:
         status, reason = "does not hold", "less than 5 points over a baseline, or SI.Contrib = 0"
     holds = {"holds": True, "does not hold": False}.get(status)
     text = (
-        f"TriPosT (t={iterations}) seen accuracy {tp['accuracy']:.1%}: {d_sft:+.1%} vs sft, "
-        f"{d_more:+.1%} vs sft_more (compute-matched); SI.Contrib {tp['si_contrib']:.1%} "
-        f"({tp['fixed']} fixed, {tp['broken']} broken). Verdict on the paper's claim (>= 5 "
-        f"points over both, SI.Contrib > 0) in this run: **{status}** ({reason})."
+        f"**{status}**: {reason}. TriPosT (t={iterations}) on seen problems: "
+        f"{tp['accuracy']:.1%}, {d_sft:+.1%} vs sft, {d_more:+.1%} vs sft_more "
+        f"(compute-matched); SI.Contrib {tp['si_contrib']:.1%} ({tp['fixed']} fixed, "
+        f"{tp['broken']} broken)."
     )
     if tp.get("chance") is not None:
         text += f" Guessing among the options scores {tp['chance']:.1%} on these questions."
     text += (
-        " (The paper's gains, up to +7.13 points, were measured on LLaMA-7B, a pretrained model.)"
+        " The claim tested: TriPosT beats sft and sft_more by >= 5 points on seen problems, with "
+        "SI.Contrib > 0 (the paper's gains, up to +7.13 points, were measured on LLaMA-7B, a "
+        "pretrained model)."
     )
     return {
         "claim_holds": holds,
@@ -365,7 +367,7 @@ def markdown(report: dict) -> str:
     lines = [
         f"# tripost report: {report['task']} (seed {report['seed']})",
         "",
-        f"**Verdict: {v.get('status', 'inconclusive')}.** {v['text']}",
+        f"**Verdict:** {v['text']}",
         "",
         *headline(report),
         "",
@@ -400,8 +402,7 @@ def markdown(report: dict) -> str:
 
 def summary_text(report: dict) -> str:
     """What the command line prints at the end of a run: headline, verdict and warnings."""
-    lines = headline(report) + ["", f"Verdict: {report['verdict'].get('status')}. "]
-    lines[-1] += report["verdict"]["text"].replace("**", "")
+    lines = headline(report) + ["", "Verdict: " + report["verdict"]["text"].replace("**", "")]
     lines += [f"warning: {w}" for w in report.get("warnings", [])]
     return "\n".join(lines)
 

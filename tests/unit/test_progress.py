@@ -2,6 +2,7 @@
 training curves kept in the run directory."""
 
 import json
+import logging
 import time
 
 import pytest
@@ -146,3 +147,16 @@ def test_report_to_sends_the_curves_to_an_accelerate_tracker(tmp_path, monkeypat
         ("myrun", str(root / "logs" / "tensorboard"), 1, {"sft/loss": 2.5, "sft/lr": 0.1}),
         ("myrun", str(root / "logs" / "tensorboard"), 2, {"sft/loss": 1.5, "sft/lr": 0.05}),
     ]
+
+
+def test_a_stage_that_did_nothing_is_logged_as_a_warning(caplog):
+    log = logging.getLogger("tripost.test")
+    with caplog.at_level(logging.INFO, logger="tripost.test"):
+        progress.log_summary(log, "iter2/train", {"steps": 0, "seconds": 0.0})
+        progress.log_summary(log, "iter1/train", {"steps": 3, "tokens": 30, "seconds": 1.0})
+    levels = [(r.levelname, r.getMessage().split(":")[0]) for r in caplog.records]
+    assert levels == [
+        ("WARNING", "[iter2/train] done in 0.0s"),
+        ("INFO", "[iter1/train] done in 1.0s"),
+    ]
+    assert "WARNING" not in caplog.records[0].getMessage()

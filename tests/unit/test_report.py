@@ -164,7 +164,7 @@ def test_report_has_every_section_in_order_from_a_hand_built_run(tmp_path):
     assert write_report(rd, CFG) == {"claim_holds": None}
     md = (tmp_path / "report.md").read_text()
     order = [
-        "**Verdict:",
+        "**Verdict:** **inconclusive**: the gain is within the 95% intervals.",
         "| method | t | seen accuracy",
         "## Warnings",
         "## What self-improvement",
@@ -207,7 +207,7 @@ def test_summary_printed_after_a_run_has_headline_verdict_and_warnings(tmp_path)
     rd = build_run(tmp_path)
     write_report(rd, CFG)
     text = summary_text(json.loads((tmp_path / "report.json").read_text()))
-    assert text.startswith("| method |") and "Verdict: inconclusive." in text
+    assert text.startswith("| method |") and "Verdict: inconclusive: the gain is within" in text
     assert "warning: `iter2/train` trained on nothing" in text and "**" not in text
 
 
@@ -221,4 +221,4 @@ def test_markdown_reads_an_older_report_json():
         "stage_seconds": {},
         "verdict": {"claim_holds": None, "text": "not enough results to judge the claim"},
     }
-    assert "Verdict: inconclusive" in markdown(old) and "None." in markdown(old)
+    assert "**Verdict:** not enough results" in markdown(old) and "None." in markdown(old)
