@@ -93,6 +93,7 @@ class Bar:
 
     def close(self) -> None:
         if self._tqdm is not None:
+            self._tqdm.refresh()  # the final figures, even when the last update was not drawn
             self._tqdm.close()
             self._tqdm = None
 

@@ -1,4 +1,4 @@
-"""report.json, report.md, accuracy.png and training.png of a run.
+"""report.json, report.md (and the same as report.html), accuracy.png and training.png of a run.
 
 report.md reads from the most important to the least:
 
@@ -409,6 +409,7 @@ def summary_text(report: dict) -> str:
 
 def write_report(rd: RunDir, cfg: RunConfig) -> dict:
     from tripost.plots import plot_accuracy, plot_training
+    from tripost.report_html import to_html
     from tripost.tracking import read_curves
 
     report = collect(rd, cfg)
@@ -418,5 +419,7 @@ def write_report(rd: RunDir, cfg: RunConfig) -> dict:
         plot_training(curves, rd.path("training.png"))
     plot_accuracy(report, rd.path("accuracy.png"))
     rd.write_json("report.json", report)
-    rd.write_text("report.md", markdown(report))
+    md = markdown(report)
+    rd.write_text("report.md", md)
+    rd.write_text("report.html", to_html(md, f"tripost report: {report['task']}"))
     return {"claim_holds": report["verdict"]["claim_holds"]}

@@ -160,3 +160,18 @@ def test_a_stage_that_did_nothing_is_logged_as_a_warning(caplog):
         ("INFO", "[iter1/train] done in 1.0s"),
     ]
     assert "WARNING" not in caplog.records[0].getMessage()
+
+
+def test_expert_calls_bar_counts_done_cache_hits_and_failures(tmp_path, capsys):
+    llm = pytest.importorskip("tests.unit.test_llm_expert")
+    from tripost.experts.llm import LLMFeedback
+
+    server = llm.FakeServer(['{"verdict": "correct"}'])
+    attempts = [f"(1) 2 + 3 = {k}.\n(Final response) So the answer is {k}." for k in range(3)]
+    llm.make(LLMFeedback, server, tmp_path).give_feedback([llm.PROBLEM] * 3, attempts)
+    capsys.readouterr()
+    progress.configure(True)
+    again = llm.make(LLMFeedback, server, tmp_path)
+    again.give_feedback([llm.PROBLEM] * 3, attempts)  # all three answered from the cache
+    err = capsys.readouterr().err
+    assert "expert" in err and "3/3" in err and "cached=3" in err and "failed=0" in err

@@ -222,3 +222,19 @@ def test_markdown_reads_an_older_report_json():
         "verdict": {"claim_holds": None, "text": "not enough results to judge the claim"},
     }
     assert "**Verdict:** not enough results" in markdown(old) and "None." in markdown(old)
+
+
+def test_html_report_has_the_same_sections_and_escapes_model_output(tmp_path):
+    rd = build_run(tmp_path)
+    rd.write_jsonl(
+        "eval/iter2.jsonl",
+        [outcome(Q_FIXED, False, True, True, True, "<script>alert(1)</script>\nFeedback: x")],
+    )
+    write_report(rd, CFG)
+    page = (tmp_path / "report.html").read_text()
+    assert page.startswith("<!doctype html>") and "<h2>Warnings</h2>" in page
+    assert (
+        "<th>seen accuracy [95% interval]</th>" in page
+        and '<img alt="accuracy per iteration"' in page
+    )
+    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
