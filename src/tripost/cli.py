@@ -118,26 +118,41 @@ def _llm_overrides(args: argparse.Namespace) -> dict[str, Any]:
     return {v: getattr(args, k) for k, v in keys.items() if getattr(args, k, None) is not None}
 
 
-def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="tripost", description=DESCRIPTION)
-    ap.add_argument("--version", action="version", version=f"tripost {__version__}")
-    ap.add_argument("-v", "--verbose", action="store_true", help="show debug messages")
-    shown = ap.add_mutually_exclusive_group()
+def _display_args(p: argparse.ArgumentParser, default: Any) -> None:
+    p.add_argument(
+        "-v", "--verbose", action="store_true", default=default, help="show debug messages"
+    )
+    shown = p.add_mutually_exclusive_group()
     shown.add_argument(
         "-q",
         "--quiet",
         action="store_true",
+        default=default,
         help="for scripts: no progress bars and no progress messages, only warnings, errors "
         "and the result",
     )
     shown.add_argument(
         "--progress",
         action="store_true",
+        default=default,
         help="draw progress bars even when stderr is not a terminal (e.g. into a log file)",
     )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="tripost", description=DESCRIPTION)
+    ap.add_argument("--version", action="version", version=f"tripost {__version__}")
+    _display_args(ap, argparse.SUPPRESS)
+    ap.set_defaults(verbose=False, quiet=False, progress=False)
+    # the same options after the command name: `tripost demo --quiet`
+    common = argparse.ArgumentParser(add_help=False)
+    _display_args(common, argparse.SUPPRESS)
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser(
+    def command(name: str, **kw: Any) -> argparse.ArgumentParser:
+        return sub.add_parser(name, parents=[common], **kw)
+
+    p = command(
         "demo",
         help="run the whole method on a built-in task with a tiny model (start here)",
         description="Generate problems, train a tiny model from scratch on gold answers (SFT), "
@@ -154,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _run_args(p)
 
-    p = sub.add_parser(
+    p = command(
         "run",
         help="run (or resume) an experiment described by a YAML config",
         description="Run the experiment of a YAML config (see src/tripost/configs/) in a run "
@@ -170,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _run_args(p)
 
-    p = sub.add_parser(
+    p = command(
         "solve",
         help="write the gold step-by-step answers of a problem file",
         description="Run the task's gold solver on each problem and write one JSON line per "
@@ -185,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _output_arg(p, "JSONL file to write", required=True)
 
-    p = sub.add_parser(
+    p = command(
         "feedback",
         help="have the expert review given answers",
         description="For each {question, attempt} line, the expert names the first wrong step "
@@ -198,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     _output_arg(p, "JSONL file to write", required=True)
     _expert_args(p, single=True)
 
-    p = sub.add_parser(
+    p = command(
         "eval",
         help="measure how well a trained model corrects itself",
         description="Greedy self-improvement decoding of a checkpoint on a problem file: "
@@ -228,7 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="token budget of a whole answer with its corrections (default: 1400)",
     )
 
-    p = sub.add_parser(
+    p = command(
         "export",
         help="write a run's training samples for other trainers (TRL, chat, JSONL)",
         description="Write the training samples of a run's iterations in a format that "
@@ -248,7 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _output_arg(p, "JSONL file to write", required=True)
 
-    sub.add_parser("tasks", help="list the built-in tasks", description="List the task names.")
+    command("tasks", help="list the built-in tasks", description="List the task names.")
     return ap
 
 

@@ -44,6 +44,9 @@ def test_bars_drawn_when_asked_and_labelled_with_the_stage(capsys):
 def test_quiet_turns_bars_and_info_off(capsys):
     assert main(["--quiet", "tasks"]) == 0
     assert not progress.bars_enabled()
+    progress.configure(True)
+    assert main(["tasks", "--quiet"]) == 0  # after the command name too
+    assert not progress.bars_enabled()
     assert main(["--progress", "tasks"]) == 0
     assert progress.bars_enabled()
 
