@@ -25,6 +25,12 @@ def _x_of(method: str, iteration: int, last: int) -> float:
 
 
 def plot_accuracy(report: dict, path: str | Path) -> None:
+    fig = accuracy_figure(report)
+    fig.savefig(path, dpi=100)
+    _pyplot().close(fig)
+
+
+def accuracy_figure(report: dict):
     """Top: accuracy (0-100%) per method and iteration, seen solid and unseen dashed, with 95%
     intervals as error bars; one legend entry per method. Bottom: TriPosT's answers fixed and
     broken by an update (bars) and its flag precision / recall (lines) per iteration."""
@@ -104,8 +110,7 @@ def plot_accuracy(report: dict, path: str | Path) -> None:
     ax2.set_xticks(range(0, last + 1))
     ax2.set_xlabel("iteration (0 = SFT; one-shot baselines at the last iteration)")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return fig
 
 
 def plot_training(curves: dict[str, list[dict]], path: str | Path) -> None:

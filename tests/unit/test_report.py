@@ -238,3 +238,24 @@ def test_html_report_has_the_same_sections_and_escapes_model_output(tmp_path):
         and '<img alt="accuracy per iteration"' in page
     )
     assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_accuracy_plot_has_a_fixed_axis_one_entry_per_method_and_error_bars(tmp_path):
+    import matplotlib.pyplot as plt
+
+    from tripost.plots import accuracy_figure
+    from tripost.report import collect
+
+    report = collect(build_run(tmp_path), CFG)
+    fig = accuracy_figure(report)
+    top, bottom = fig.axes[0], fig.axes[1]
+    assert top.get_ylim() == (0.0, 100.0)
+    labels = [t.get_text() for t in top.get_legend().get_texts()]
+    assert labels == ["sft", "tripost", "lmsi", "sft_more", "seen", "unseen"]
+    assert len(top.containers) == 5  # error bars: 4 methods on seen + sft on unseen
+    # the SFT point is sft's, at iteration 0; sft_more sits at the last iteration
+    sft_x = top.containers[0].lines[0].get_xdata()
+    assert len(sft_x) == 1 and abs(sft_x[0]) < 0.1
+    assert [round(x) for x in top.containers[-1].lines[0].get_xdata()] == [2]
+    assert [p.get_height() for p in bottom.patches] == [1, 1, 1, 1]  # fixed, broken at t=1, 2
+    plt.close(fig)
