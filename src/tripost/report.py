@@ -70,7 +70,8 @@ def collect(rd: RunDir, cfg: RunConfig) -> dict:
         m = rd.read_json(f"eval/{p.name}")
         results += m["results"]
         buckets += m["buckets"]
-    results.sort(key=lambda r: (method_key(r["method"]), r["iteration"]))
+    for rows in (results, buckets):  # sft, tripost t=1..T, other baselines, sft_more
+        rows.sort(key=lambda r: (method_key(r["method"]), r["iteration"]))
     for r in results:
         ci = interval(r)
         if ci is not None:
