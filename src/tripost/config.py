@@ -156,6 +156,17 @@ class RunConfig(_Strict):
             raise ValueError(f"unknown task {name!r}; known: {', '.join(sorted(TASKS))}")
         return name
 
+    @field_validator("methods")
+    @classmethod
+    def _known_methods(cls, v: list[str] | None) -> list[str] | None:
+        if v is not None:
+            check_methods(v)
+        return v
+
+    def run_methods(self) -> list[str]:
+        """The methods this run holds, in run order."""
+        return ordered(self.methods if self.methods is not None else default_methods(self.sft_more))
+
 
 SECRET_KEY = re.compile(
     r"^(.*[_\-.])?(api_?key|apikey|secret|secret_?key|client_?secret|password|passwd|"
@@ -187,17 +198,6 @@ def find_secrets(node: Any, loc: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     elif isinstance(node, str) and SECRET_VALUE.match(node.strip()):
         found.append(loc)
     return found
-
-    @field_validator("methods")
-    @classmethod
-    def _known_methods(cls, v: list[str] | None) -> list[str] | None:
-        if v is not None:
-            check_methods(v)
-        return v
-
-    def run_methods(self) -> list[str]:
-        """The methods this run holds, in run order."""
-        return ordered(self.methods if self.methods is not None else default_methods(self.sft_more))
 
 
 def load_config(

@@ -1,4 +1,4 @@
-"""Interactive trajectory editing (DESIGN.md §3.2).
+"""Interactive trajectory editing (docs/design.md §4.2).
 
 For each rollout of the policy (an attempt, and after iteration 1 its own feedback and updates):
 

@@ -1,4 +1,4 @@
-"""Self-improvement evaluation and metrics (DESIGN.md §3.5 and §4).
+"""Self-improvement evaluation and metrics (docs/design.md §4.5 and §5).
 
 Greedy decoding of the whole trajectory: attempt -> own feedback -> if it says wrong, update ->
 ... up to ``rounds`` updates. The answer is parsed from the last attempt.

@@ -1,4 +1,4 @@
-"""TriPosT iterations and the baselines over a run directory (DESIGN.md §3), with stage-level
+"""TriPosT iterations and the baselines over a run directory (docs/design.md §4), with stage-level
 resume.
 
 Stages, each skipped when the manifest says it finished (the methods are in ``methods.py``;
@@ -33,6 +33,7 @@ from tripost.config import ConfigError, RunConfig, dump_config
 from tripost.editing import EditRecord, edit_rollouts
 from tripost.evaluation import bucket_rows, outcome_json, result_rows, self_improve
 from tripost.experts import build_feedback, build_improvement
+from tripost.export import sample_from_json, sample_to_json
 from tripost.methods import MATCHED, Iteration
 from tripost.policy.generation import generate
 from tripost.policy.model import (
@@ -49,10 +50,12 @@ from tripost.policy.model import (
 )
 from tripost.policy.prompting import PromptFormat
 from tripost.postprocess import build_train_set
+from tripost.progress import current_stage, log_summary
 from tripost.report import write_report
 from tripost.rundir import RunDir, RunDirError
 from tripost.si_demos import build_si_demos
 from tripost.tasks import Task, get_task, read_problems
+from tripost.tracking import logging_to
 from tripost.training import LossWeights, Sample, train_policy
 from tripost.trajectory import Problem, render_prompt
 
@@ -138,10 +141,11 @@ def stage(rd: RunDir, name: str, fn, force: bool = False) -> None:
         return
     log.info("[%s] starting", name)
     t0 = time.time()
-    info = fn() or {}
+    with current_stage(name), logging_to(rd.root, name):
+        info = fn() or {}
     info["seconds"] = round(time.time() - t0, 2)
     rd.mark(name, info)
-    log.info("[%s] done in %.1fs %s", name, info["seconds"], _short(info))
+    log_summary(log, name, info)
 
 
 def _missing_checkpoint(rd: RunDir, name: str) -> list[str]:
@@ -152,13 +156,6 @@ def _missing_checkpoint(rd: RunDir, name: str) -> list[str]:
     if ckpt is None or not rd.done(name) or (rd.root / "checkpoints" / ckpt).exists():
         return []
     return [f"checkpoints/{ckpt}"]
-
-
-def _short(info: dict) -> str:
-    keep = {k: v for k, v in info.items() if isinstance(v, (int, float)) and k != "seconds"}
-    return " ".join(
-        f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in list(keep.items())[:8]
-    )
 
 
 def _check_same_config(rd: RunDir, cfg: RunConfig) -> None:
@@ -485,8 +482,7 @@ def train_set_stage(
 
 
 def _item_json(item, cfg: RunConfig, task: Task) -> dict:
-    s = item.to_sample(cfg.loss, task.instruction)
-    return {"kind": item.kind, "eos": s.eos, "segments": [list(x) for x in s.segments]}
+    return sample_to_json(item.to_sample(cfg.loss, task.instruction), item.kind)
 
 
 def train_stage(rd: RunDir, cfg: RunConfig, it: Iteration) -> dict:
@@ -499,7 +495,7 @@ def train_stage(rd: RunDir, cfg: RunConfig, it: Iteration) -> dict:
 
 def read_samples(rd: RunDir, rel: str) -> list[Sample]:
     """Weighted samples written by a train-set stage."""
-    return [Sample(tuple((t, w) for t, w in d["segments"]), d["eos"]) for d in rd.read_jsonl(rel)]
+    return [sample_from_json(d) for d in rd.read_jsonl(rel)]
 
 
 def evaluate(

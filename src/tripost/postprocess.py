@@ -1,4 +1,4 @@
-"""Post-processing (DESIGN.md §3.3): turns, gold samples, rebalancing, dedup, weights.
+"""Post-processing (docs/design.md §4.3): turns, gold samples, rebalancing, dedup, weights.
 
 - *improvement* samples: each ``(attempt, feedback, next attempt, its feedback)`` turn of an
   edited trajectory; *feedback-only* samples (regressions: attempt + expert critique) count with

@@ -1,4 +1,4 @@
-"""Weighted SFT on ``accelerate`` (DESIGN.md §3.4).
+"""Weighted SFT on ``accelerate`` (docs/design.md §4.4).
 
 A training sample is text split into weighted segments: the prompt (weight ``prompt_weight``,
 0 by default), the attempt (1, or ``wrong_attempt_weight`` for a wrong attempt that is followed by
@@ -25,6 +25,8 @@ from torch.utils.checkpoint import checkpoint
 
 from tripost.policy.generation import autocast_context
 from tripost.policy.model import Policy
+from tripost.progress import progress
+from tripost.tracking import log_step
 
 log = logging.getLogger(__name__)
 
@@ -206,6 +208,7 @@ def train_policy(
     rng = random.Random(seed)
     order: list[int] = []
     t0, tokens, losses = time.time(), 0, []
+    bar = progress(total, unit="step")
     for step in range(total):
         while len(order) < cfg.batch_size:  # epochs of shuffled samples
             order += rng.sample(range(len(encoded)), len(encoded))
@@ -221,9 +224,19 @@ def train_policy(
         )
         tokens += sum(len(encoded[i][0]) for i in mine)
         losses.append(loss_sum)
+        bar.update(1, tokens=sum(len(encoded[i][0]) for i in mine), loss=loss_sum)
+        log_step(
+            step + 1,
+            total,
+            cfg.log_every,
+            loss=loss_sum,
+            lr=optim.param_groups[0]["lr"],
+            tokens_per_s=tokens / max(time.time() - t0, 1e-9),
+        )
         if cfg.log_every and (step + 1) % cfg.log_every == 0:
             rate = tokens / (time.time() - t0)
             log.info("step %d/%d loss %.4f (%.0f tokens/s)", step + 1, total, loss_sum, rate)
+    bar.close()
     policy.model = accelerator.unwrap_model(model)
     if cfg.gradient_checkpointing:
         policy.model.gradient_checkpointing_disable()

@@ -1,6 +1,6 @@
 """Problem, Attempt, Feedback and Trajectory, and the one renderer/parser of the text format.
 
-The format (DESIGN.md §2) is the paper's::
+The format (docs/design.md §2) is the paper's::
 
     Q: ((7 - -1 + -1 + -4) - (-7 + 7 * 3 * -9)) =
     Answer: Let's think step by step.
@@ -34,7 +34,7 @@ _STEP_RE = re.compile(r"^\((\d+(?:\.\d+)*|Final response)\) ?(.*)$")
 
 
 class FormatError(ValueError):
-    """Text that does not follow the DESIGN.md format."""
+    """Text that does not follow the text format (docs/design.md §2)."""
 
 
 @dataclass(frozen=True)

@@ -193,3 +193,110 @@ def test_killed_run_resumes_with_the_same_command(tmp_path):
     assert stages["data"]["finished_at"] == data_time
     assert "report" in stages and (out / "report.json").exists()
     assert not list(out.rglob("*.tmp"))
+
+
+def test_version_and_a_help_text_for_every_command_and_option(capsys):
+    import argparse
+
+    import pytest
+
+    from tripost import __version__
+    from tripost.cli import build_parser
+
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0 and capsys.readouterr().out.strip() == f"tripost {__version__}"
+    parser = build_parser()
+    subs = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    assert {c.dest for c in subs._choices_actions} == set(subs.choices)
+    for c in subs._choices_actions:
+        assert c.help and len(c.help) > 15, c.dest
+    for name, sub in [("tripost", parser), *subs.choices.items()]:
+        for action in sub._actions:
+            if isinstance(action, argparse._SubParsersAction) or not action.option_strings:
+                continue
+            assert action.help and action.help != argparse.SUPPRESS, (name, action.option_strings)
+
+
+def test_output_option_has_one_spelling_and_keeps_the_old_one(tmp_path):
+    from tripost.cli import build_parser
+
+    parser = build_parser()
+    for argv in (
+        ["demo"],
+        ["run", "--config", "c.yaml"],
+        ["solve", "--task", "t", "--data", "d"],
+        ["feedback", "--task", "t", "--input", "i"],
+        ["eval", "--model", "m", "--task", "t", "--data", "d"],
+        ["export", "--run", "r", "--format", "trl"],
+    ):
+        assert parser.parse_args([*argv, "--output", "X"]).output == "X"
+        assert parser.parse_args([*argv, "--out", "X"]).output == "X"
+
+
+def test_eval_reads_the_hub_bbh_input_target_jsonl(tmp_path):
+    policy = build_tiny_policy(
+        TinyModelConfig(hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64)
+    )
+    policy.save(tmp_path / "ckpt")
+    data = tmp_path / "test.jsonl"
+    data.write_text("".join(json.dumps(ex) + "\n" for ex in BBH["examples"]))
+    argv = ["eval", "--model", str(tmp_path / "ckpt"), "--task", "multistep_arithmetic"]
+    argv += ["--data", str(data), "--output", str(tmp_path / "ev"), "--max-new-tokens", "10"]
+    assert main(argv) == 0
+    report = json.loads((tmp_path / "ev" / "report.json").read_text())
+    assert report["unparsed"] == 1
+    outcomes = read_jsonl(tmp_path / "ev" / "outcomes.jsonl")
+    assert [o["question"] for o in outcomes] == [ex["input"] for ex in BBH["examples"][:2]]
+
+
+def test_custom_task_needs_its_config_in_one_line(tmp_path, capsys):
+    assert main(["demo", "--task", "custom", "--output", str(tmp_path / "d")]) == 2
+    assert capsys.readouterr().err == (
+        "tripost: error: --task custom needs --task-config TASK.yaml (see examples/custom_task/)\n"
+    )
+    missing = tmp_path / "nope.yaml"
+    assert main(["demo", "--task-config", str(missing), "--output", str(tmp_path / "d")]) == 2
+    assert capsys.readouterr().err == f"tripost: error: {missing}: task config not found\n"
+    assert not (tmp_path / "d").exists()
+
+
+EXAMPLE_TASK = Path(__file__).parents[2] / "examples" / "custom_task" / "task.yaml"
+CUSTOM_TOY = [
+    "model.tiny={hidden_size: 32, num_layers: 1, num_heads: 2, intermediate_size: 64}",
+    "model.threads=1",
+    "sft={steps: 3, batch_size: 4, micro_batch_size: 4, bf16: false, log_every: 0}",
+    "train={steps: 1, batch_size: 4, micro_batch_size: 4, bf16: false, log_every: 0}",
+    "rollout={problems: 4, max_new_tokens: 30, batch_size: 4}",
+    "eval={rounds: 1, max_new_tokens: 30, batch_size: 8}",
+    "data={train_problems: 100, eval_seen: 2, eval_unseen: 2}",
+    "iterations=1",
+]
+
+
+def _sets(pairs):
+    return [x for p in pairs for x in ("--set", p)]
+
+
+def test_custom_task_runs_from_demo_and_run(tmp_path, monkeypatch):
+    """The README's `--task custom --task-config task.yaml`, from another working directory."""
+    monkeypatch.chdir(tmp_path)
+    demo = tmp_path / "demo"
+    argv = ["--quiet", "demo", "--task", "custom", "--task-config", str(EXAMPLE_TASK), "--quick"]
+    assert main([*argv, "--output", str(demo), *_sets(CUSTOM_TOY)]) == 0
+    report = json.loads((demo / "report.json").read_text())
+    assert report["task"] == "custom" and {r["method"] for r in report["results"]} == {
+        "sft",
+        "tripost",
+        "sft_more",
+    }
+    eval_qs = [
+        json.loads(x)["question"] for x in (demo / "data" / "eval.jsonl").read_text().splitlines()
+    ]
+    assert len(eval_qs) == 4 and all("farm" in q for q in eval_qs)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("iterations: 1\n")
+    run = tmp_path / "run"
+    argv = ["--quiet", "run", "--config", str(cfg), "--task-config", str(EXAMPLE_TASK)]
+    assert main([*argv, "--out", str(run), *_sets(CUSTOM_TOY)]) == 0
+    assert (run / "report.md").exists() and "config:" in (run / "config.yaml").read_text()

@@ -1,4 +1,4 @@
-"""Evaluation metrics (DESIGN.md §4) and the claim verdict, on hand-built outcomes."""
+"""Evaluation metrics (docs/design.md §5) and the claim verdict, on hand-built outcomes."""
 
 import pytest
 

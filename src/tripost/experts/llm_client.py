@@ -23,6 +23,7 @@ import openai
 from tripost.experts.base import ExpertStats
 from tripost.experts.cache import CachedResponse, ResponseCache, cache_key, public_url
 from tripost.experts.prompts import Prompt
+from tripost.progress import progress
 
 if TYPE_CHECKING:
     from tripost.experts.llm import LLMConfig
@@ -127,9 +128,18 @@ class LLMClient:
                 timeout=self.cfg.timeout_s,
                 http_client=self._http_client_factory() if self._http_client_factory else None,
             )
+            bar = progress(len(items), unit="call", desc="expert")
+
+            async def tracked(item: T) -> R:
+                result = await fn(item)
+                s = self.stats
+                bar.update(1, cached=s.cache_hits, failed=s.failures)
+                return result
+
             try:
-                return list(await asyncio.gather(*(fn(item) for item in items)))
+                return list(await asyncio.gather(*(tracked(item) for item in items)))
             finally:
+                bar.close()
                 await self._oa.close()
                 self._oa = None
 

@@ -28,6 +28,7 @@ import torch
 from transformers import DynamicCache, GenerationConfig
 
 from tripost.policy.model import Policy
+from tripost.progress import progress
 from tripost.trajectory import FEEDBACK_PREFIX, update_marker
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,7 @@ def generate(
     encoded = [bos + tok.encode(p, add_special_tokens=False) for p in prompts]
     order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]))
     out: list[str] = [""] * len(prompts)
+    bar = progress(len(prompts), unit="seq")
     step = max(1, sampling.batch_size)
     for start in range(0, len(order), step):
         idx = order[start : start + step]
@@ -97,6 +99,8 @@ def generate(
             seqs = _generate_hf(model, batch, tok.pad_token_id, stops, sampling, device)
         for i, s in zip(idx, seqs):
             out[i] = tok.decode(s, skip_special_tokens=True)
+        bar.update(len(idx), tokens=sum(len(s) for s in seqs))
+    bar.close()
     return out
 
 

@@ -86,7 +86,8 @@ def is_correct(task: Task, problem: Problem, text: str) -> bool:
 
 def read_problems(task: Task, path: str | Path) -> list[Problem | None]:
     """Problems from a BIG-Bench Hard JSON file (``{"examples": [{"input", "target"}]}``) or a
-    JSONL file of ``{"question", "answer"|"target"}`` lines (or Problem.to_json lines).
+    JSONL file of ``{"question", "answer"|"target"}`` lines (or Problem.to_json lines, or the
+    ``{"input", "target"}`` lines of BBH on the Hugging Face Hub / lm-evaluation-harness).
     Unparsable questions give None; malformed lines raise ValueError naming file and line."""
     return [task.problem_from_text(q, t) for q, t in raw_items(path)]
 
@@ -118,8 +119,10 @@ def raw_items(path: str | Path) -> list[tuple[str, str | None]]:
             _check_depth(ex["input"], f"{path}: examples[{i}].input")
             items.append((ex["input"], ex.get("target")))
     else:
-        for lineno, d in read_jsonl(path, required=("question",)):
-            q = d["question"]
+        for lineno, d in read_jsonl(path):
+            q = d.get("question", d.get("input"))  # "input": the Hub / lm-eval-harness BBH layout
+            if not isinstance(q, str):
+                raise ValueError(f"{path}:{lineno}: missing string field 'question' (or 'input')")
             if q.startswith("Q: "):
                 q = q[3:]
             _check_depth(q, f"{path}:{lineno}: question")
