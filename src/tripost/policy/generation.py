@@ -209,26 +209,29 @@ def _generate_batch(model, batch_ids, pad, stops, sampling: Sampling, gen, devic
     outputs: list[list[int]] = [[] for _ in batch_ids]
     if budget == 0:
         return outputs
-    stop_t = torch.tensor(stops, device=device)
+    stop_set = set(stops)
     pos = (attn.cumsum(-1) - 1).clamp(min=0)
     cache = _new_cache()
     ck = _cache_kwarg(model)
-    rows = torch.arange(len(batch_ids), device=device)  # which original rows are still active
+    rows = list(range(len(batch_ids)))  # which original rows are still active
     with autocast_context(device, sampling.bf16):
         logits = model(
             input_ids=input_ids, attention_mask=attn, position_ids=pos, **{ck: cache}
         ).logits[:, -1]
         for _ in range(budget):
             nxt = _sample(logits.float(), sampling.temperature, gen)  # (B,)
-            done = torch.isin(nxt, stop_t)
-            for r, t, d in zip(rows.tolist(), nxt.tolist(), done.tolist()):
-                if not d:
+            tokens = nxt.tolist()  # the one host sync of a step
+            live = [t not in stop_set for t in tokens]
+            for r, t, alive in zip(rows, tokens, live):
+                if alive:
                     outputs[r].append(t)
-            if done.all():
+            if not any(live):
                 break
-            if done.any():  # drop finished rows from the batch and the cache
-                keep = (~done).nonzero().squeeze(-1)
-                rows, nxt, attn, pos = rows[keep], nxt[keep], attn[keep], pos[keep]
+            if not all(live):  # drop finished rows from the batch and the cache
+                keep_list = [i for i, alive in enumerate(live) if alive]
+                keep = torch.tensor(keep_list, device=device)
+                rows = [rows[i] for i in keep_list]
+                nxt, attn, pos = nxt[keep], attn[keep], pos[keep]
                 cache.batch_select_indices(keep)
             attn = torch.cat([attn, torch.ones_like(attn[:, :1])], dim=1)
             pos = pos[:, -1:] + 1
