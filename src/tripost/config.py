@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from tripost.evaluation import EvalConfig
 from tripost.policy.generation import Sampling
 from tripost.policy.model import TinyModelConfig
+from tripost.policy.server import ServerConfig
 from tripost.postprocess import LossWeights
 from tripost.training import TrainConfig
 
@@ -83,6 +84,11 @@ class RolloutConfig(_Strict):
     engine: Literal["auto", "loop", "hf"] = Field(
         "auto", description="decoding engine: loop (ours), hf (transformers generate), auto"
     )
+    backend: Literal["hf", "server"] = Field(
+        "hf",
+        description="hf: decode in-process; server: through an inference server started on "
+        "the checkpoint (the server section; docs/scaling.md)",
+    )
 
     def sampling(self) -> Sampling:
         return Sampling(
@@ -128,6 +134,10 @@ class RunConfig(_Strict):
     )
     sft_more: bool = Field(True, description="train the compute-matched SFT control")
     eval: EvalConfig = Field(default_factory=EvalConfig)
+    server: ServerConfig = Field(
+        default_factory=ServerConfig,
+        description="the inference server of rollout.backend / eval.backend: server",
+    )
 
 
 def load_config(

@@ -22,7 +22,7 @@ from transformers.utils import logging as hf_logging
 
 from tripost.config import ConfigError, RunConfig, dump_config
 from tripost.editing import edit_rollouts
-from tripost.evaluation import bucket_rows, outcome_json, result_rows, self_improve
+from tripost.evaluation import bucket_rows, outcome_json, result_rows, score_output, self_improve
 from tripost.experts import build_feedback, build_improvement
 from tripost.policy.generation import generate
 from tripost.policy.model import (
@@ -270,23 +270,49 @@ def sample_rollouts(rd: RunDir, task: Task, cfg: RunConfig, t: int, prev: str) -
     n = min(cfg.rollout.problems, len(train))
     start = ((t - 1) * n) % len(train)
     window = (train[start:] + train[:start])[:n]
-    policy = load_checkpoint(rd, prev, cfg)
-    fmt = prompt_format(cfg, policy)
-    prompts = [fmt.prompt(p.question, task.instruction) for p in window]
-    outs = generate(
-        policy,
-        prompts,
-        cfg.rollout.sampling(),
-        seed=cfg.seed * 1000 + t,
-        add_bos=fmt.add_bos,
-        extra_stop_ids=fmt.stop_ids(),
-    )
-    del policy
+    info = {}
+    if cfg.rollout.backend == "server":
+        with serve(rd, cfg, prev, f"iter{t}/rollouts") as srv:
+            prompts = [srv.fmt.prompt(p.question, task.instruction) for p in window]
+            partial = rd.path(f"iter{t}/rollouts.partial.jsonl")
+            outs = srv.generate(prompts, cfg.rollout.sampling(), cfg.seed * 1000 + t, partial)
+            info["server"] = srv.stats
+    else:
+        policy = load_checkpoint(rd, prev, cfg)
+        fmt = prompt_format(cfg, policy)
+        prompts = [fmt.prompt(p.question, task.instruction) for p in window]
+        outs = generate(
+            policy,
+            prompts,
+            cfg.rollout.sampling(),
+            seed=cfg.seed * 1000 + t,
+            add_bos=fmt.add_bos,
+            extra_stop_ids=fmt.stop_ids(),
+        )
+        del policy
     rd.write_jsonl(
         f"iter{t}/rollouts.jsonl",
         ({"problem": p.to_json(), "rollout": o} for p, o in zip(window, outs)),
     )
-    return {"rollouts": len(outs), "tokens": sum(len(o) for o in outs)}
+    rd.path(f"iter{t}/rollouts.partial.jsonl").unlink(missing_ok=True)
+    return {"rollouts": len(outs), "tokens": sum(len(o) for o in outs), **info}
+
+
+def serve(rd: RunDir, cfg: RunConfig, ckpt: str, stage_name: str):
+    """The ``server`` backend: ``ckpt`` behind an inference server for a ``with`` block."""
+    from tripost.policy.server import serve_checkpoint
+
+    m = cfg.model
+    return serve_checkpoint(
+        rd.root / "checkpoints" / ckpt,
+        cfg.server,
+        cfg.prompt.format,
+        cfg.prompt.system,
+        rd.root / "server",
+        stage_name,
+        dtype=m.dtype,
+        trust_remote_code=m.trust_remote_code,
+    )
 
 
 def _llm_settings(rd: RunDir, cfg: RunConfig):
@@ -369,11 +395,20 @@ def train_stage(rd: RunDir, cfg: RunConfig, it: str, prev: str) -> dict:
 def evaluate(
     rd: RunDir, task: Task, cfg: RunConfig, ckpt: str, method: str, iteration: int
 ) -> dict:
-    policy = load_checkpoint(rd, ckpt, cfg)
-    fmt = prompt_format(cfg, policy)
-    outcomes = self_improve(policy, task, load_problems(rd, "eval"), cfg.eval, fmt)
-    del policy
+    problems = load_problems(rd, "eval")
+    if cfg.eval.backend == "server":
+        with serve(rd, cfg, ckpt, f"eval/{ckpt}") as srv:
+            prompts = [srv.fmt.prompt(p.question, task.instruction) for p in problems]
+            partial = rd.path(f"eval/{ckpt}.partial.jsonl")
+            outs = srv.generate(prompts, cfg.eval.sampling(), None, partial)
+        outcomes = [score_output(task, p, o, cfg.eval.rounds) for p, o in zip(problems, outs)]
+    else:
+        policy = load_checkpoint(rd, ckpt, cfg)
+        fmt = prompt_format(cfg, policy)
+        outcomes = self_improve(policy, task, problems, cfg.eval, fmt)
+        del policy
     rd.write_jsonl(f"eval/{ckpt}.jsonl", (outcome_json(o) for o in outcomes))
+    rd.path(f"eval/{ckpt}.partial.jsonl").unlink(missing_ok=True)
     rows = result_rows(method, iteration, outcomes)
     rd.write_json(
         f"eval/{ckpt}.metrics.json",
