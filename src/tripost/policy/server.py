@@ -303,8 +303,13 @@ class ServedCheckpoint:
         self.stops = stops
         self.model_config = model_config
         self.dialect = cfg.dialect if cfg.dialect != "auto" else dialect_of(cfg.command)
-        self.stats = {"requests": 0, "completion_tokens": 0, "restarts": 0, "resumed": 0}
-        self.prompt_mismatches = 0
+        self.stats = {
+            "requests": 0,
+            "completion_tokens": 0,
+            "restarts": 0,
+            "resumed": 0,
+            "prompt_mismatches": 0,  # prompts the server read as another number of tokens
+        }
 
     def generate(
         self, prompts: list[str], sampling: Sampling, seed: int | None, partial: Path
@@ -360,11 +365,11 @@ class ServedCheckpoint:
                     f"{self.cfg.max_restarts} restarts (server.max_restarts); last error: "
                     f"{next(iter(failed.values()))}; {self.server.last_lines()}"
                 )
-        if self.prompt_mismatches:
+        if self.stats["prompt_mismatches"]:
             log.warning(
                 "the server read %d prompt(s) as a different number of tokens than tripost "
                 "(BOS or special tokens differ: see docs/scaling.md)",
-                self.prompt_mismatches,
+                self.stats["prompt_mismatches"],
             )
         return [got.get(i, "") for i in range(len(prompts))]
 
@@ -400,7 +405,7 @@ class ServedCheckpoint:
             usage = r.usage
             self.stats["completion_tokens"] += getattr(usage, "completion_tokens", 0) or 0
             if usage is not None and usage.prompt_tokens not in (None, lengths[i]):
-                self.prompt_mismatches += 1
+                self.stats["prompt_mismatches"] += 1
 
         try:
             await asyncio.gather(*(one(i) for i in todo))
@@ -512,6 +517,16 @@ def merge_adapter(adapter_dir: Path, out: Path, dtype, trust_remote_code: bool =
     return out
 
 
+def _release_gpu_cache() -> None:
+    import gc
+
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.empty_cache()
+
+
 @contextlib.contextmanager
 def serve_checkpoint(
     ckpt: Path,
@@ -533,6 +548,7 @@ def serve_checkpoint(
         merged = merge_adapter(ckpt, work_dir / f"{safe}-merged", dtype, trust_remote_code)
         log.info("LoRA checkpoint %s merged into %s for the server", ckpt, merged)
     served = merged or ckpt
+    _release_gpu_cache()  # what training left in torch's allocator is the server's to use
     try:
         tok = AutoTokenizer.from_pretrained(served, trust_remote_code=trust_remote_code)
         config = AutoConfig.from_pretrained(served, trust_remote_code=trust_remote_code)
