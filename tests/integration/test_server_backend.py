@@ -3,7 +3,8 @@ batching, CPU, loopback) started by tripost from the default command template on
 checkpoint.
 
 - rollouts and evaluation have the count, order and format of the in-process backend's (a LoRA
-  checkpoint in the chat format: merged for the server, BOS read once);
+  checkpoint, merged for the server; a tokenizer that adds BOS: the server reads the prompt as
+  the same tokens);
 - a command that fails to start is one line and exit 2, with the server's last log lines;
 - a server killed mid-stage is restarted and only the missing prompts are sent again; answers
   received before (also by an earlier run) are kept;
@@ -83,7 +84,6 @@ def test_server_rollouts_and_evaluation_follow_the_in_process_contract(tmp_path)
     base = {
         "task": "multistep_arithmetic",
         "model": {"path": str(ckpt), "device": "cpu", "threads": 1, "lora": {"r": 4}},
-        "prompt.format": "chat",
         "data": {"train_problems": 16, "eval_seen": 3, "eval_unseen": 2},
         "sft": {"steps": 2, "batch_size": 2, "micro_batch_size": 2, "log_every": 0},
         "rollout": {"problems": 6, "max_new_tokens": 24, "batch_size": 6},
@@ -113,7 +113,7 @@ def test_server_rollouts_and_evaluation_follow_the_in_process_contract(tmp_path)
 
     assert info["rollouts"] == hf_info["rollouts"] == 6
     assert info["server"]["requests"] == 6 and info["server"]["restarts"] == 0
-    assert info["server"]["prompt_mismatches"] == 0  # the chat template's BOS read once
+    assert info["server"]["prompt_mismatches"] == 0  # the same tokens as in-process: BOS once
     assert [r["problem"] for r in rollouts] == [r["problem"] for r in hf["rollouts"]]
     assert all(set(r) == {"problem", "rollout"} and isinstance(r["rollout"], str) for r in rollouts)
     assert any(r["rollout"] for r in rollouts)
