@@ -7,13 +7,13 @@ of the ``server`` backend (an inference server started from a command template, 
     python benchmarks/rollout_throughput.py --model tiny --device cpu            # the demo's model
     python benchmarks/rollout_throughput.py --model llama-1.5b --device cuda     # a GPU
     python benchmarks/rollout_throughput.py --model tiny --device cpu --server \
-        --server-command "transformers serve {model} --port {port} --continuous-batching \
-        --device cpu --cb-num-blocks 256"
+        --server-command "transformers serve {model} --port {port} --dtype {dtype} \
+        --continuous-batching --device cpu --cb-num-blocks 256"
 
 Sampling at temperature 1 with the rollout's settings; tokens are counted up to the stop token
-(the server's: its ``usage.completion_tokens``). The server decodes the checkpoint in the dtype
-it is saved in (ours: ``--dtype``), with ``--batch`` requests in flight; its start (and the
-first request, which sets up its cache) is not timed.
+(the server's: its ``usage.completion_tokens``). The server decodes in our engines' dtype
+(``{dtype}``), with ``--batch`` requests in flight; its start (and the first request, which
+sets up its cache) is not timed.
 """
 
 from __future__ import annotations
@@ -109,7 +109,8 @@ def main() -> None:
                 ckpt = work / "ckpt"
                 ours.save(ckpt)
             cfg = ServerConfig(command=args.server_command)
-            served = stack.enter_context(serve_checkpoint(ckpt, cfg, "plain", None, work, "bench"))
+            ctx = serve_checkpoint(ckpt, cfg, "plain", None, work, "bench", dtype=dtype)
+            served = stack.enter_context(ctx)
             run_server(served, texts[:2], 2, 8, 0, work)  # start, set up its cache: not timed
             rates[server_name] = []
         for r in range(args.repeats):

@@ -310,7 +310,7 @@ def serve(rd: RunDir, cfg: RunConfig, ckpt: str, stage_name: str):
         cfg.prompt.system,
         rd.root / "server",
         stage_name,
-        dtype=m.dtype,
+        dtype=_decode_dtype(m.dtype, m.path and local_or_hub(m.path), m.trust_remote_code),
         trust_remote_code=m.trust_remote_code,
     )
 

@@ -5,6 +5,7 @@ token budget — and which dialect a command is."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from transformers import GenerationConfig
@@ -90,6 +91,22 @@ def test_dialect_from_the_command():
     assert dialect_of("vllm serve {model} --port {port} --gpu-memory-utilization 0.3") == "vllm"
     assert dialect_of("python -m sglang.launch_server --model-path {model} --port {port}") == "vllm"
     assert dialect_of("llama-server -m {model} --port {port}") == "openai"
+
+
+def test_the_default_command_serves_on_loopback_in_the_decoding_dtype(tmp_path):
+    argv = InferenceServer(DEFAULT_COMMAND, "/m", tmp_path / "log", dtype="bfloat16").argv(8000)
+    assert Path(argv[0]).name == "transformers"
+    assert argv[1:] == [
+        "serve",
+        "/m",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "8000",
+        "--dtype",
+        "bfloat16",
+        "--continuous-batching",
+    ]
 
 
 def test_bad_command_templates_are_one_line(tmp_path):

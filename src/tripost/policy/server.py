@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import hashlib
 import json
 import logging
@@ -48,6 +49,7 @@ from types import SimpleNamespace
 from typing import Any, Literal
 
 import openai
+import torch
 from pydantic import BaseModel, ConfigDict, Field
 from transformers import AutoConfig, AutoTokenizer, GenerationConfig
 
@@ -58,7 +60,9 @@ from tripost.policy.prompting import PromptFormat
 
 log = logging.getLogger(__name__)
 
-DEFAULT_COMMAND = "transformers serve {model} --host 127.0.0.1 --port {port} --continuous-batching"
+DEFAULT_COMMAND = (
+    "transformers serve {model} --host {host} --port {port} --dtype {dtype} --continuous-batching"
+)
 Dialect = Literal["auto", "transformers", "vllm", "openai"]
 
 
@@ -69,7 +73,8 @@ class ServerConfig(BaseModel):
     command: str = Field(
         DEFAULT_COMMAND,
         description="command template of an OpenAI-compatible server; {model} = the checkpoint "
-        "directory, {port} = a free loopback port, {host} = 127.0.0.1",
+        "directory, {port} = a free loopback port, {host} = 127.0.0.1, {dtype} = the decoding "
+        "dtype (bfloat16, float16, float32: model.dtype, auto = the base checkpoint's)",
     )
     dialect: Dialect = Field(
         "auto",
@@ -148,6 +153,7 @@ class InferenceServer:
         startup_timeout_s: float = 900.0,
         stop_timeout_s: float = 30.0,
         env: dict[str, str] | None = None,
+        dtype: str = "auto",
     ) -> None:
         self.command = command
         self.model = str(model)
@@ -155,6 +161,7 @@ class InferenceServer:
         self.startup_timeout_s = startup_timeout_s
         self.stop_timeout_s = stop_timeout_s
         self.env = env
+        self.dtype = dtype
         self.proc: subprocess.Popen | None = None
         self.url = ""
         self.starts = 0
@@ -163,7 +170,8 @@ class InferenceServer:
     def argv(self, port: int) -> list[str]:
         try:
             words = shlex.split(self.command)
-            argv = [w.format(model=self.model, port=port, host="127.0.0.1") for w in words]
+            fields = {"model": self.model, "port": port, "host": "127.0.0.1", "dtype": self.dtype}
+            argv = [w.format(**fields) for w in words]
         except (ValueError, KeyError, IndexError) as e:
             raise ServerError(f"server.command: {self.command!r}: {e}") from None
         if not argv:
@@ -518,10 +526,6 @@ def merge_adapter(adapter_dir: Path, out: Path, dtype, trust_remote_code: bool =
 
 
 def _release_gpu_cache() -> None:
-    import gc
-
-    import torch
-
     gc.collect()
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         torch.cuda.empty_cache()
@@ -535,11 +539,12 @@ def serve_checkpoint(
     system: str | None,
     work_dir: Path,
     label: str,
-    dtype="auto",
+    dtype: torch.dtype = torch.float32,
     trust_remote_code: bool = False,
 ) -> Iterator[ServedCheckpoint]:
     """``ckpt`` (a full checkpoint or a LoRA adapter directory) behind a server for the
-    duration of the ``with`` block; the server's log is ``work_dir/<label>.log``."""
+    duration of the ``with`` block, decoding in ``dtype``; the server's log is
+    ``work_dir/<label>.log``."""
     ckpt = Path(ckpt).resolve()
     work_dir.mkdir(parents=True, exist_ok=True)
     safe = label.replace("/", "_")
@@ -559,7 +564,12 @@ def serve_checkpoint(
         fmt = PromptFormat(tok, prompt_format, system)
         stops = sorted(set(eos_ids(tok, gen)) | set(fmt.stop_ids()))
         server = InferenceServer(
-            cfg.command, served, work_dir / f"{safe}.log", cfg.startup_timeout_s, cfg.stop_timeout_s
+            cfg.command,
+            served,
+            work_dir / f"{safe}.log",
+            cfg.startup_timeout_s,
+            cfg.stop_timeout_s,
+            dtype=str(dtype).removeprefix("torch."),
         )
         try:
             yield ServedCheckpoint(server, cfg, tok, fmt, stops, config)
