@@ -334,33 +334,33 @@ class ServedCheckpoint:
         holder = SimpleNamespace(config=self.model_config)
         budgets = [_budget(holder, n, sampling.max_new_tokens) for n in lengths]
         todo = [i for i in range(len(prompts)) if i not in got and budgets[i] > 0]
-        concurrency = self.cfg.concurrency or max(1, sampling.batch_size)
+        _end_torn_line(partial)
         with open(partial, "a") as out:
+            job = SimpleNamespace(
+                prompts=prompts,
+                keys=keys,
+                lengths=lengths,
+                budgets=budgets,
+                sampling=sampling,
+                seed=seed,
+                concurrency=self.cfg.concurrency or max(1, sampling.batch_size),
+                out=out,
+                got=got,
+            )
             for attempt in range(self.cfg.max_restarts + 1):
                 if not todo:
                     break
                 if not self.server.alive():
                     if attempt:
                         log.warning(
-                            "server died mid-stage (%d of %d answers kept): restarting it",
+                            "the server died or failed mid-stage (%d of %d answers kept): "
+                            "restarting it",
                             len(got),
                             len(prompts),
                         )
                         self.stats["restarts"] += 1
                     self.server.start()
-                args = (
-                    prompts,
-                    todo,
-                    budgets,
-                    lengths,
-                    sampling,
-                    seed,
-                    concurrency,
-                    out,
-                    keys,
-                    got,
-                )
-                failed = run_sync(lambda: self._send(*args))  # noqa: B023 - called at once
+                failed = run_sync(lambda: self._send(job, todo))  # noqa: B023 - called at once
                 todo = sorted(failed)
                 if todo and self.server.alive():
                     fatal = [e for e in failed.values() if _is_client_error(e)]
@@ -381,11 +381,10 @@ class ServedCheckpoint:
             )
         return [got.get(i, "") for i in range(len(prompts))]
 
-    async def _send(
-        self, prompts, todo, budgets, lengths, sampling, seed, concurrency, out, keys, got
-    ) -> dict[int, str]:
+    async def _send(self, job: SimpleNamespace, todo: list[int]) -> dict[int, str]:
+        """Ask for every prompt of ``todo``; returns the failed ones with what went wrong."""
         failed: dict[int, str] = {}
-        sem = asyncio.Semaphore(concurrency)
+        sem = asyncio.Semaphore(job.concurrency)
         client = openai.AsyncOpenAI(
             base_url=self.server.url,
             api_key="none",  # a local server; the client wants one
@@ -398,21 +397,20 @@ class ServedCheckpoint:
                 if not self.server.alive():
                     failed[i] = "the server exited"
                     return
+                body = self._request(job.prompts[i], job.budgets[i], job.sampling, job.seed, i)
                 try:
-                    r = await client.completions.create(
-                        **self._request(prompts[i], budgets[i], sampling, seed, i)
-                    )
+                    r = await client.completions.create(**body)
                 except openai.APIError as e:
                     failed[i] = _describe(e)
                     return
             text = self._clean(r.choices[0].text if r.choices else "")
-            got[i] = text
-            out.write(json.dumps({"i": i, "key": keys[i], "text": text}) + "\n")
-            out.flush()
+            job.got[i] = text
+            job.out.write(json.dumps({"i": i, "key": job.keys[i], "text": text}) + "\n")
+            job.out.flush()
             self.stats["requests"] += 1
             usage = r.usage
             self.stats["completion_tokens"] += getattr(usage, "completion_tokens", 0) or 0
-            if usage is not None and usage.prompt_tokens not in (None, lengths[i]):
+            if usage is not None and usage.prompt_tokens not in (None, job.lengths[i]):
                 self.stats["prompt_mismatches"] += 1
 
         try:
@@ -480,6 +478,16 @@ class ServedCheckpoint:
 def _key(prompt: str, sampling: Sampling) -> str:
     what = f"{sampling.temperature}|{sampling.max_new_tokens}|{prompt}"
     return hashlib.sha256(what.encode()).hexdigest()[:16]
+
+
+def _end_torn_line(path: Path) -> None:
+    """A partial file whose last line was cut by a kill gets its newline, so that what is
+    appended next starts a line of its own."""
+    if path.exists() and path.stat().st_size:
+        with open(path, "rb+") as f:
+            f.seek(-1, os.SEEK_END)
+            if f.read(1) != b"\n":
+                f.write(b"\n")
 
 
 def _read_partial(path: Path, keys: list[str]) -> dict[int, str]:
