@@ -157,6 +157,10 @@ def preflight(cfg: RunConfig) -> None:
     tokenizer's EOS, the LoRA settings and the prompt format (one-line errors)."""
     m = cfg.model
     resolve_device(m.device)
+    if "server" in (cfg.rollout.backend, cfg.eval.backend):
+        from tripost.policy.server import check_command
+
+        check_command(cfg.server.command)
     if m.lora:
         lora_config(m.lora)
     if m.path:

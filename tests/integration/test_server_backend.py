@@ -222,6 +222,7 @@ def test_a_server_that_does_not_start_is_one_line_and_exit_2(tmp_path, toy_regis
     assert list(stages) == ["data", "sft"]  # eval/sft: nothing written
     assert not (out / "eval" / "sft.jsonl").exists()
 
+    # a program that is not there: found out before anything is written
     missing = "no-such-inference-server serve {model} --port {port}"
     args = ["run", "--config", str(cfg_path), "--out", str(tmp_path / "run2")]
     assert main([*args, "--set", f"server.command={missing}"]) == 2
@@ -230,6 +231,7 @@ def test_a_server_that_does_not_start_is_one_line_and_exit_2(tmp_path, toy_regis
         "tripost: error: server.command: 'no-such-inference-server' not found (install it, or "
         "set server.command)"
     ]
+    assert not (tmp_path / "run2").exists()
 
 
 def test_ctrl_c_leaves_no_server_process(tmp_path):

@@ -118,3 +118,16 @@ def test_bad_command_templates_are_one_line(tmp_path):
         with pytest.raises(ServerError) as e:
             InferenceServer(command, "/m", tmp_path / "log").argv(8000)
         assert str(e.value).startswith(message) and "\n" not in str(e.value)
+
+
+def test_the_last_log_lines_show_the_error_above_a_usage_text(tmp_path):
+    log = tmp_path / "s.log"
+    usage = [f"  --option-{k} INTEGER   what it does" for k in range(20)]
+    log.write_text("\n".join(["--- start 1: serve", "Error: No such option '--bogus'.", *usage]))
+    line = InferenceServer("serve", "/m", log).last_lines()
+    assert line.startswith("its last log lines: Error: No such option '--bogus'. | ... | ")
+    assert line.endswith(f"--option-19 INTEGER   what it does (log: {log})") and "\n" not in line
+    log.write_text("")
+    assert (
+        InferenceServer("serve", "/m", log).last_lines().startswith("its last log lines: (nothing)")
+    )

@@ -35,6 +35,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -131,12 +132,20 @@ def _program(name: str) -> str:
     raise ServerError(f"server.command: {name!r} not found (install it, or set server.command)")
 
 
+def check_command(command: str) -> None:
+    """A command template whose fields are known and whose program exists (one-line error)."""
+    InferenceServer(command, "MODEL", os.devnull).argv(0)
+
+
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
     """The server gets SIGTERM when tripost dies, even by SIGKILL (Linux)."""
     if sys.platform.startswith("linux"):
         import ctypes
 
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+_ERROR = re.compile(r"error|exception|no such|not found|failed", re.I)
 
 
 class InferenceServer:
@@ -241,9 +250,11 @@ class InferenceServer:
             lines = [x.strip() for x in self.log_path.read_text(errors="replace").splitlines()]
         except OSError:
             lines = []
-        lines = [x for x in lines if x and not x.startswith("--- start")][-n:]
-        shown = " | ".join(x[:200] for x in lines) or "(nothing)"
-        return f"its last log lines: {shown} (log: {self.log_path})"
+        lines = [x for x in lines if x and not x.startswith("--- start")]
+        last = lines[-n:]
+        errors = [x for x in lines[:-n] if _ERROR.search(x)]  # e.g. above a usage text
+        shown = " | ".join(x[:200] for x in errors[-1:] + (["..."] if errors else []) + last)
+        return f"its last log lines: {shown or '(nothing)'} (log: {self.log_path})"
 
     def stop(self) -> None:
         """Kill the server's process group: SIGTERM, SIGKILL after ``stop_timeout_s``."""
