@@ -16,7 +16,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from tripost.evaluation import EvalConfig
 from tripost.policy.generation import Sampling
 from tripost.policy.model import TinyModelConfig
-from tripost.policy.server import ServerConfig
 from tripost.postprocess import LossWeights
 from tripost.training import TrainConfig
 
@@ -110,6 +109,41 @@ class PostprocessConfig(_Strict):
         1.5, description="improvement : non-improvement : gold = r : 1 : 1; null = keep all"
     )
     gold: bool = Field(True, description="add gold rationale samples")
+
+
+DEFAULT_SERVER_COMMAND = (
+    "transformers serve {model} --host {host} --port {port} --dtype {dtype} --continuous-batching"
+)
+
+
+class ServerConfig(_Strict):
+    """The ``server`` section: how the ``server`` backend starts and talks to its server."""
+
+    command: str = Field(
+        DEFAULT_SERVER_COMMAND,
+        description="command template of an OpenAI-compatible server; {model} = the checkpoint "
+        "directory, {port} = a free loopback port, {host} = 127.0.0.1, {dtype} = the decoding "
+        "dtype (bfloat16, float16, float32: model.dtype, auto = the base checkpoint's)",
+    )
+    dialect: Literal["auto", "transformers", "vllm", "openai"] = Field(
+        "auto",
+        description="request extras: transformers | vllm (also SGLang) | openai (standard "
+        "fields only); auto = from the command",
+    )
+    extra_body: dict[str, Any] = Field(
+        default_factory=dict, description="more request fields, sent with every request"
+    )
+    concurrency: int | None = Field(
+        None, gt=0, description="requests in flight (None = the stage's batch_size)"
+    )
+    startup_timeout_s: float = Field(
+        900.0, gt=0, description="how long the server may take to answer"
+    )
+    request_timeout_s: float = Field(3600.0, gt=0, description="timeout of one request, seconds")
+    max_restarts: int = Field(2, ge=0, description="restarts of a server that dies mid-stage")
+    stop_timeout_s: float = Field(
+        30.0, gt=0, description="SIGTERM to SIGKILL grace period when stopping the server"
+    )
 
 
 class RunConfig(_Strict):

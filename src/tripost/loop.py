@@ -22,7 +22,7 @@ from transformers.utils import logging as hf_logging
 
 from tripost.config import ConfigError, RunConfig, dump_config
 from tripost.editing import edit_rollouts
-from tripost.evaluation import bucket_rows, outcome_json, result_rows, score_output, self_improve
+from tripost.evaluation import bucket_rows, outcome_json, result_rows, self_improve
 from tripost.experts import build_feedback, build_improvement
 from tripost.policy.generation import generate
 from tripost.policy.model import (
@@ -401,6 +401,8 @@ def evaluate(
 ) -> dict:
     problems = load_problems(rd, "eval")
     if cfg.eval.backend == "server":
+        from tripost.evaluation import score_output
+
         with serve(rd, cfg, ckpt, f"eval/{ckpt}") as srv:
             prompts = [srv.fmt.prompt(p.question, task.instruction) for p in problems]
             partial = rd.path(f"eval/{ckpt}.partial.jsonl")

@@ -47,13 +47,13 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Literal
+from typing import Any
 
 import openai
 import torch
-from pydantic import BaseModel, ConfigDict, Field
 from transformers import AutoConfig, AutoTokenizer, GenerationConfig
 
+from tripost.config import DEFAULT_SERVER_COMMAND, ServerConfig
 from tripost.experts.llm_client import run_sync
 from tripost.policy.generation import Sampling, _budget, generation_config
 from tripost.policy.model import adapter_base, bos_prefix, eos_ids, load_policy
@@ -61,41 +61,7 @@ from tripost.policy.prompting import PromptFormat
 
 log = logging.getLogger(__name__)
 
-DEFAULT_COMMAND = (
-    "transformers serve {model} --host {host} --port {port} --dtype {dtype} --continuous-batching"
-)
-Dialect = Literal["auto", "transformers", "vllm", "openai"]
-
-
-class ServerConfig(BaseModel):
-    """The ``server`` section: how the ``server`` backend starts and talks to its server."""
-
-    model_config = ConfigDict(extra="forbid")
-    command: str = Field(
-        DEFAULT_COMMAND,
-        description="command template of an OpenAI-compatible server; {model} = the checkpoint "
-        "directory, {port} = a free loopback port, {host} = 127.0.0.1, {dtype} = the decoding "
-        "dtype (bfloat16, float16, float32: model.dtype, auto = the base checkpoint's)",
-    )
-    dialect: Dialect = Field(
-        "auto",
-        description="request extras: transformers | vllm (also SGLang) | openai (standard "
-        "fields only); auto = from the command",
-    )
-    extra_body: dict[str, Any] = Field(
-        default_factory=dict, description="more request fields, sent with every request"
-    )
-    concurrency: int | None = Field(
-        None, gt=0, description="requests in flight (None = the stage's batch_size)"
-    )
-    startup_timeout_s: float = Field(
-        900.0, gt=0, description="how long the server may take to answer"
-    )
-    request_timeout_s: float = Field(3600.0, gt=0, description="timeout of one request, seconds")
-    max_restarts: int = Field(2, ge=0, description="restarts of a server that dies mid-stage")
-    stop_timeout_s: float = Field(
-        30.0, gt=0, description="SIGTERM to SIGKILL grace period when stopping the server"
-    )
+DEFAULT_COMMAND = DEFAULT_SERVER_COMMAND
 
 
 class ServerError(ValueError):
