@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import gc
 import hashlib
 import json
@@ -103,12 +104,14 @@ def check_command(command: str) -> None:
     InferenceServer(command, "MODEL", os.devnull).argv(0)
 
 
+# resolved here, not in the forked child (no imports between fork and exec)
+_PRCTL = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
+
+
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
     """The server gets SIGTERM when tripost dies, even by SIGKILL (Linux)."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    if _PRCTL is not None:
+        _PRCTL(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
 
 
 _ERROR = re.compile(r"error|exception|no such|not found|failed", re.I)
@@ -294,6 +297,7 @@ class ServedCheckpoint:
             "restarts": 0,
             "resumed": 0,
             "prompt_mismatches": 0,  # prompts the server read as another number of tokens
+            "answers_per_start": [],  # answers received from each start of the server
         }
 
     def generate(
@@ -337,6 +341,7 @@ class ServedCheckpoint:
                         )
                         self.stats["restarts"] += 1
                     self.server.start()
+                    self.stats["answers_per_start"].append(0)
                 failed = run_sync(lambda: self._send(job, todo))  # noqa: B023 - called at once
                 todo = sorted(failed)
                 if todo and self.server.alive():
@@ -385,6 +390,7 @@ class ServedCheckpoint:
             job.out.write(json.dumps({"i": i, "key": job.keys[i], "text": text}) + "\n")
             job.out.flush()
             self.stats["requests"] += 1
+            self.stats["answers_per_start"][-1] += 1
             usage = r.usage
             self.stats["completion_tokens"] += getattr(usage, "completion_tokens", 0) or 0
             if usage is not None and usage.prompt_tokens not in (None, job.lengths[i]):
