@@ -1,23 +1,35 @@
-"""Rollout throughput: generated tokens/s of tripost's in-process engines against the reference
-code's configuration (HF ``generate``, float32, batch 4), on the same model and prompts, measured
-alternately in one process (medians over repeats, ratios per repeat).
+"""Rollout throughput: generated tokens/s of tripost's in-process engines, and with ``--server``
+of the ``server`` backend (an inference server started from a command template, default
+``transformers serve`` with continuous batching), against the reference code's configuration
+(HF ``generate``, float32, batch 4), on the same model and prompts, measured alternately
+(medians over repeats, ratios per repeat).
 
     python benchmarks/rollout_throughput.py --model tiny --device cpu            # the demo's model
     python benchmarks/rollout_throughput.py --model llama-1.5b --device cuda     # a GPU
+    python benchmarks/rollout_throughput.py --model tiny --device cpu --server \
+        --server-command "transformers serve {model} --port {port} --dtype {dtype} \
+        --continuous-batching --device cpu --cb-num-blocks 256"
 
-Sampling at temperature 1 with the rollout's settings; tokens are counted up to the stop token.
+Sampling at temperature 1 with the rollout's settings; tokens are counted up to the stop token
+(the server's: its ``usage.completion_tokens``). The server decodes in our engines' dtype
+(``{dtype}``), with ``--batch`` requests in flight; its start (and the first request, which
+sets up its cache) is not timed.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
+import tempfile
 import time
+from pathlib import Path
 
 import torch
 from bench_models import build_model, machine, matmul_peak, prompts, sync
 
 from tripost.policy.generation import Sampling, _generate_batch, _generate_hf
+from tripost.policy.server import DEFAULT_COMMAND, ServerConfig, serve_checkpoint
 
 
 def run(policy, ids, engine: str, batch: int, max_new: int, device: str, seed: int) -> float:
@@ -42,6 +54,16 @@ def run(policy, ids, engine: str, batch: int, max_new: int, device: str, seed: i
     return tokens / (time.perf_counter() - t0)
 
 
+def run_server(served, texts: list[str], batch: int, max_new: int, seed: int, work: Path) -> float:
+    """Generated tokens per second of the ``server`` backend over all prompts."""
+    partial = work / "bench.partial.jsonl"
+    partial.unlink(missing_ok=True)  # every repeat asks for everything
+    before = served.stats["completion_tokens"]
+    t0 = time.perf_counter()
+    served.generate(texts, Sampling(max_new, 1.0, batch), seed, partial)
+    return (served.stats["completion_tokens"] - before) / (time.perf_counter() - t0)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", default="tiny", help="tiny | llama-1.5b | a checkpoint directory")
@@ -52,6 +74,8 @@ def main() -> None:
     ap.add_argument("--max-new-tokens", type=int, default=256)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--server", action="store_true", help="also the server backend")
+    ap.add_argument("--server-command", default=DEFAULT_COMMAND, help="its command template")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     gpu = args.device.startswith("cuda")
@@ -61,7 +85,8 @@ def main() -> None:
     if ref is not ours:
         ref.model.load_state_dict(ours.model.state_dict())  # the same weights
     tok = ours.tokenizer
-    ids = [ours.bos_ids() + tok.encode(p, add_special_tokens=False) for p in prompts(args.prompts)]
+    texts = prompts(args.prompts)
+    ids = [ours.bos_ids() + tok.encode(p, add_special_tokens=False) for p in texts]
     peak = matmul_peak(args.device)
     n = sum(p.numel() for p in ours.model.parameters())
     print(f"machine: {machine(args.device)}; bf16 matmul {peak:,.0f} GFLOP/s")
@@ -75,10 +100,27 @@ def main() -> None:
         f"ours: hf generate, {str(dtype)[6:]}, batch {args.batch}": (ours, "hf", args.batch),
     }
     rates: dict[str, list[float]] = {k: [] for k in configs}
-    for r in range(args.repeats):
-        for name, (policy, engine, batch) in configs.items():
-            policy.model.eval()
-            rates[name].append(run(policy, ids, engine, batch, args.max_new_tokens, args.device, r))
+    server_name = f"server: {args.server_command.split()[0]}, {args.batch} in flight"
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
+        served, work = None, Path(tmp)
+        if args.server:
+            ckpt = Path(args.model)
+            if not ckpt.is_dir():  # a model built here: saved for the server
+                ckpt = work / "ckpt"
+                ours.save(ckpt)
+            cfg = ServerConfig(command=args.server_command)
+            ctx = serve_checkpoint(ckpt, cfg, "plain", None, work, "bench", dtype=dtype)
+            served = stack.enter_context(ctx)
+            run_server(served, texts[:2], 2, 8, 0, work)  # start, set up its cache: not timed
+            rates[server_name] = []
+        for r in range(args.repeats):
+            for name, (policy, engine, batch) in configs.items():
+                policy.model.eval()
+                rate = run(policy, ids, engine, batch, args.max_new_tokens, args.device, r)
+                rates[name].append(rate)
+            if served is not None:
+                rate = run_server(served, texts, args.batch, args.max_new_tokens, r, work)
+                rates[server_name].append(rate)
     base = list(configs)[0]
     for name, rs in rates.items():
         ratios = [a / b for a, b in zip(rs, rates[base])]

@@ -88,6 +88,11 @@ class RolloutConfig(_Strict):
     engine: Literal["auto", "loop", "hf"] = Field(
         "auto", description="decoding engine: loop (ours), hf (transformers generate), auto"
     )
+    backend: Literal["hf", "server"] = Field(
+        "hf",
+        description="hf: decode in-process; server: through an inference server started on "
+        "the checkpoint (the server section; docs/scaling.md)",
+    )
 
     def sampling(self) -> Sampling:
         return Sampling(
@@ -118,6 +123,41 @@ class LMSIConfig(_Strict):
     temperature: float = Field(0.7, gt=0, description="sampling temperature of the k rationales")
 
 
+DEFAULT_SERVER_COMMAND = (
+    "transformers serve {model} --host {host} --port {port} --dtype {dtype} --continuous-batching"
+)
+
+
+class ServerConfig(_Strict):
+    """The ``server`` section: how the ``server`` backend starts and talks to its server."""
+
+    command: str = Field(
+        DEFAULT_SERVER_COMMAND,
+        description="command template of an OpenAI-compatible server; {model} = the checkpoint "
+        "directory, {port} = a free loopback port, {host} = 127.0.0.1, {dtype} = the decoding "
+        "dtype (bfloat16, float16, float32: model.dtype, auto = the base checkpoint's)",
+    )
+    dialect: Literal["auto", "transformers", "vllm", "openai"] = Field(
+        "auto",
+        description="request extras: transformers | vllm (also SGLang) | openai (standard "
+        "fields only); auto = from the command",
+    )
+    extra_body: dict[str, Any] = Field(
+        default_factory=dict, description="more request fields, sent with every request"
+    )
+    concurrency: int | None = Field(
+        None, gt=0, description="requests in flight (None = the stage's batch_size)"
+    )
+    startup_timeout_s: float = Field(
+        900.0, gt=0, description="how long the server may take to answer"
+    )
+    request_timeout_s: float = Field(3600.0, gt=0, description="timeout of one request, seconds")
+    max_restarts: int = Field(2, ge=0, description="restarts of a server that dies mid-stage")
+    stop_timeout_s: float = Field(
+        30.0, gt=0, description="SIGTERM to SIGKILL grace period when stopping the server"
+    )
+
+
 class RunConfig(_Strict):
     task: str = Field("multistep_arithmetic", description="task name (see `tripost tasks`)")
     task_options: dict[str, Any] = Field(default_factory=dict, description="task constructor args")
@@ -146,6 +186,10 @@ class RunConfig(_Strict):
     )
     lmsi: LMSIConfig = Field(default_factory=LMSIConfig, description="the lmsi baseline")
     eval: EvalConfig = Field(default_factory=EvalConfig)
+    server: ServerConfig = Field(
+        default_factory=ServerConfig,
+        description="the inference server of rollout.backend / eval.backend: server",
+    )
 
     @field_validator("task")
     @classmethod

@@ -47,6 +47,9 @@ class EvalConfig(BaseModel):
     engine: Literal["auto", "loop", "hf"] = Field(
         "auto", description="decoding engine: loop (ours), hf (transformers generate), auto"
     )
+    backend: Literal["hf", "server"] = Field(
+        "hf", description="hf: decode in-process; server: through an inference server"
+    )
 
     def sampling(self) -> Sampling:
         return Sampling(self.max_new_tokens, 0.0, self.batch_size, self.bf16, self.engine)

@@ -266,6 +266,10 @@ def preflight(cfg: RunConfig) -> None:
     tokenizer's EOS, the LoRA settings and the prompt format (one-line errors)."""
     m = cfg.model
     resolve_device(m.device)
+    if "server" in (cfg.rollout.backend, cfg.eval.backend):
+        from tripost.policy.server import check_command
+
+        check_command(cfg.server.command)
     if m.lora:
         lora_config(m.lora)
     if m.path:
@@ -404,23 +408,49 @@ def sample_rollouts(rd: RunDir, task: Task, cfg: RunConfig, it: Iteration) -> di
     training problems, sampled at the rollout temperature."""
     t = it.t
     window = training_window(load_problems(rd, "train"), cfg.rollout.problems, t)
-    policy = load_checkpoint(rd, it.prev, cfg)
-    fmt = prompt_format(cfg, policy)
-    prompts = [fmt.prompt(p.question, task.instruction) for p in window]
-    outs = generate(
-        policy,
-        prompts,
-        cfg.rollout.sampling(),
-        seed=cfg.seed * 1000 + t,
-        add_bos=fmt.add_bos,
-        extra_stop_ids=fmt.stop_ids(),
-    )
-    del policy
+    info = {}
+    if cfg.rollout.backend == "server":
+        with serve(rd, cfg, it.prev, f"{it.name}/rollouts") as srv:
+            prompts = [srv.fmt.prompt(p.question, task.instruction) for p in window]
+            partial = rd.path(f"{it.name}/rollouts.partial.jsonl")
+            outs = srv.generate(prompts, cfg.rollout.sampling(), cfg.seed * 1000 + t, partial)
+            info["server"] = srv.stats
+    else:
+        policy = load_checkpoint(rd, it.prev, cfg)
+        fmt = prompt_format(cfg, policy)
+        prompts = [fmt.prompt(p.question, task.instruction) for p in window]
+        outs = generate(
+            policy,
+            prompts,
+            cfg.rollout.sampling(),
+            seed=cfg.seed * 1000 + t,
+            add_bos=fmt.add_bos,
+            extra_stop_ids=fmt.stop_ids(),
+        )
+        del policy
     rd.write_jsonl(
         f"{it.name}/rollouts.jsonl",
         ({"problem": p.to_json(), "rollout": o} for p, o in zip(window, outs)),
     )
-    return {"rollouts": len(outs), "tokens": sum(len(o) for o in outs)}
+    rd.path(f"{it.name}/rollouts.partial.jsonl").unlink(missing_ok=True)
+    return {"rollouts": len(outs), "tokens": sum(len(o) for o in outs), **info}
+
+
+def serve(rd: RunDir, cfg: RunConfig, ckpt: str, stage_name: str):
+    """The ``server`` backend: ``ckpt`` behind an inference server for a ``with`` block."""
+    from tripost.policy.server import serve_checkpoint
+
+    m = cfg.model
+    return serve_checkpoint(
+        rd.root / "checkpoints" / ckpt,
+        cfg.server,
+        cfg.prompt.format,
+        cfg.prompt.system,
+        rd.root / "server",
+        stage_name,
+        dtype=_decode_dtype(m.dtype, m.path and local_or_hub(m.path), m.trust_remote_code),
+        trust_remote_code=m.trust_remote_code,
+    )
 
 
 def _llm_settings(rd: RunDir, cfg: RunConfig):
@@ -501,11 +531,22 @@ def read_samples(rd: RunDir, rel: str) -> list[Sample]:
 def evaluate(
     rd: RunDir, task: Task, cfg: RunConfig, ckpt: str, method: str, iteration: int
 ) -> dict:
-    policy = load_checkpoint(rd, ckpt, cfg)
-    fmt = prompt_format(cfg, policy)
-    outcomes = self_improve(policy, task, load_problems(rd, "eval"), cfg.eval, fmt)
-    del policy
+    problems = load_problems(rd, "eval")
+    if cfg.eval.backend == "server":
+        from tripost.evaluation import score_output
+
+        with serve(rd, cfg, ckpt, f"eval/{ckpt}") as srv:
+            prompts = [srv.fmt.prompt(p.question, task.instruction) for p in problems]
+            partial = rd.path(f"eval/{ckpt}.partial.jsonl")
+            outs = srv.generate(prompts, cfg.eval.sampling(), None, partial)
+        outcomes = [score_output(task, p, o, cfg.eval.rounds) for p, o in zip(problems, outs)]
+    else:
+        policy = load_checkpoint(rd, ckpt, cfg)
+        fmt = prompt_format(cfg, policy)
+        outcomes = self_improve(policy, task, problems, cfg.eval, fmt)
+        del policy
     rd.write_jsonl(f"eval/{ckpt}.jsonl", (outcome_json(o) for o in outcomes))
+    rd.path(f"eval/{ckpt}.partial.jsonl").unlink(missing_ok=True)
     rows = result_rows(method, iteration, outcomes)
     rd.write_json(
         f"eval/{ckpt}.metrics.json",

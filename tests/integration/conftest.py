@@ -3,7 +3,8 @@
 - ``StubOpenAIServer``: a stdlib HTTP server answering the OpenAI JSON (fast, deterministic).
 - ``FaultProxy``: a stdlib proxy in front of a server that answers 429 / 500, delays past the
   client's timeout or cuts the connection, by a plan keyed on the request.
-- ``transformers_server``: ``transformers serve`` on a tiny random Llama built in the test.
+- ``transformers_server``: ``transformers serve`` on a tiny random Llama built in the test,
+  started by tripost's own ``InferenceServer`` (the server backend's).
 """
 
 from __future__ import annotations
@@ -14,22 +15,15 @@ import json
 import os
 import re
 import socket
-import subprocess
-import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tripost.policy.server import InferenceServer
 
 
 def request_text(body: dict) -> str:
@@ -246,71 +240,29 @@ def build_tiny_checkpoint(path: Path) -> None:
     LlamaForCausalLM(config).save_pretrained(path)
 
 
-class ServeProcess:
-    def __init__(self, model_dir: Path, log_path: Path) -> None:
-        self.model = str(model_dir)
-        port = free_port()
-        self.url = f"http://127.0.0.1:{port}/v1"
-        argv = [
-            "transformers",
-            "serve",
-            self.model,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--device",
-            "cpu",
-        ]
-        code = f"import sys; sys.argv = {argv!r}; from transformers.cli.transformers import main; main()"
-        env = {
-            **os.environ,
-            "HF_HUB_OFFLINE": "1",
-            "TRANSFORMERS_OFFLINE": "1",
-            "HF_HUB_DISABLE_TELEMETRY": "1",
-        }
-        self.log = open(log_path, "w")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", code], stdout=self.log, stderr=subprocess.STDOUT, env=env
-        )
-
-    def wait_ready(self, timeout_s: float) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"transformers serve exited: {Path(self.log.name).read_text()[-2000:]}"
-                )
-            try:
-                with urllib.request.urlopen(
-                    self.url.removesuffix("/v1") + "/health", timeout=1
-                ) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.3)
-        raise RuntimeError("transformers serve did not start in time")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
+OFFLINE_ENV = {
+    **os.environ,
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+}
 
 
 @pytest.fixture(scope="module")
-def transformers_server(tmp_path_factory) -> Iterator[ServeProcess]:
+def transformers_server(tmp_path_factory) -> Iterator[InferenceServer]:
     for module in ("fastapi", "uvicorn"):
         pytest.importorskip(module, reason="needs transformers[serving]")
     root = tmp_path_factory.mktemp("serve")
     build_tiny_checkpoint(root / "tiny-llama")
-    server = ServeProcess(root / "tiny-llama", root / "serve.log")
+    server = InferenceServer(
+        "transformers serve {model} --host {host} --port {port} --device cpu",
+        root / "tiny-llama",
+        root / "serve.log",
+        startup_timeout_s=120,
+        env=OFFLINE_ENV,
+    )
     try:
-        server.wait_ready(90)
+        server.start()
         yield server
     finally:
         server.stop()

@@ -119,6 +119,21 @@ def _budget(model, width: int, max_new_tokens: int) -> int:
     return max(0, min(max_new_tokens, max_positions - width))
 
 
+def generation_config(temperature: float, budget: int, stops: list[int], pad) -> GenerationConfig:
+    """Our sampling for transformers' ``generate``: pure temperature sampling (no top-k / top-p
+    from the model's defaults) or greedy, stopping on ``stops``."""
+    sample = temperature > 0
+    return GenerationConfig(
+        max_new_tokens=budget,
+        do_sample=sample,
+        temperature=temperature if sample else None,
+        top_k=0 if sample else None,
+        top_p=1.0 if sample else None,
+        eos_token_id=stops,
+        pad_token_id=pad,
+    )
+
+
 def _generate_hf(model, batch_ids, pad, stops, sampling: Sampling, device) -> list[list[int]]:
     """transformers' ``generate`` with our sampling settings and stop ids."""
     input_ids, attn = _left_pad(batch_ids, pad, device)
@@ -126,16 +141,7 @@ def _generate_hf(model, batch_ids, pad, stops, sampling: Sampling, device) -> li
     budget = _budget(model, width, sampling.max_new_tokens)
     if budget == 0:
         return [[] for _ in batch_ids]
-    sample = sampling.temperature > 0
-    config = GenerationConfig(
-        max_new_tokens=budget,
-        do_sample=sample,
-        temperature=sampling.temperature if sample else None,
-        top_k=0 if sample else None,
-        top_p=1.0 if sample else None,
-        eos_token_id=stops,
-        pad_token_id=pad,
-    )
+    config = generation_config(sampling.temperature, budget, stops, pad)
     with autocast_context(device, sampling.bf16):
         out = model.generate(input_ids=input_ids, attention_mask=attn, generation_config=config)
     seqs = []

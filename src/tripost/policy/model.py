@@ -92,15 +92,19 @@ class Policy:
     def stop_ids(self) -> list[int]:
         """Token ids that end generation: the tokenizer's EOS and every EOS id of the model's
         ``generation_config`` (Llama-3 and Qwen instruct models list several)."""
-        ids = [self.tokenizer.eos_token_id]
-        gen = getattr(self.model, "generation_config", None)
-        extra = getattr(gen, "eos_token_id", None)
-        ids += extra if isinstance(extra, (list, tuple)) else [extra]
-        return sorted({int(i) for i in ids if i is not None})
+        return eos_ids(self.tokenizer, getattr(self.model, "generation_config", None))
 
     def bos_ids(self) -> list[int]:
         """``[bos]`` when the tokenizer adds BOS to ordinary text (Llama-3-style), else ``[]``."""
         return bos_prefix(self.tokenizer)
+
+
+def eos_ids(tokenizer: PreTrainedTokenizerBase, generation_config=None) -> list[int]:
+    """The tokenizer's EOS and every EOS id of a ``generation_config`` (or None)."""
+    ids = [tokenizer.eos_token_id]
+    extra = getattr(generation_config, "eos_token_id", None)
+    ids += extra if isinstance(extra, (list, tuple)) else [extra]
+    return sorted({int(i) for i in ids if i is not None})
 
 
 def bos_prefix(tokenizer: PreTrainedTokenizerBase) -> list[int]:
