@@ -25,13 +25,7 @@ from tripost.policy.generation import Sampling, generate, truncate_rounds
 from tripost.policy.model import Policy
 from tripost.policy.prompting import PromptFormat
 from tripost.tasks.base import Task, is_correct
-from tripost.trajectory import (
-    FEEDBACK_PREFIX,
-    UPDATE_PREFIX,
-    Problem,
-    own_verdict,
-    split_continuation,
-)
+from tripost.trajectory import Problem, join_continuation, own_verdict, split_continuation
 
 log = logging.getLogger(__name__)
 
@@ -120,18 +114,6 @@ def score_output(task: Task, problem: Problem, output: str, rounds: int) -> Outc
         len(attempts) - 1,
         output,
     )
-
-
-def join_continuation(attempts: list[str], feedbacks: list[str], instruction: str = "") -> str:
-    """The inverse of ``split_continuation``."""
-    parts = []
-    for i, att in enumerate(attempts):
-        if i:
-            parts.append(f"\n{UPDATE_PREFIX}{instruction}\n")
-        parts.append(att)
-        if i < len(feedbacks):
-            parts.append(f"\n{FEEDBACK_PREFIX}{feedbacks[i]}")
-    return "".join(parts)
 
 
 _OPTION = re.compile(r"^\([A-Z]\) ", re.M)

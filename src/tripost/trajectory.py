@@ -287,6 +287,18 @@ def split_continuation(
     return attempts, feedbacks
 
 
+def join_continuation(attempts: list[str], feedbacks: list[str], instruction: str = "") -> str:
+    """The inverse of ``split_continuation``."""
+    parts = []
+    for i, att in enumerate(attempts):
+        if i:
+            parts.append(update_marker(instruction))
+        parts.append(att)
+        if i < len(feedbacks):
+            parts.append(FEEDBACK_MARKER + feedbacks[i])
+    return "".join(parts)
+
+
 def _end_of_final_line(attempt: str) -> int:
     """Index just past the first ``(Final response)`` line of raw attempt text (or its end)."""
     marker = f"({FINAL})"

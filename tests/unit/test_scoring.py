@@ -5,9 +5,9 @@ import random
 
 import pytest
 
-from tripost.evaluation import join_continuation, own_verdict, score_output
+from tripost.evaluation import own_verdict, score_output
 from tripost.tasks import get_task
-from tripost.trajectory import UPDATE_PREFIX, split_continuation
+from tripost.trajectory import UPDATE_PREFIX, join_continuation, split_continuation
 
 TASK = get_task("multistep_arithmetic")
 PROBLEM = TASK.generate(random.Random(0), "seen")
