@@ -13,6 +13,7 @@ from pathlib import Path
 from tripost import compare
 from tripost.config import RunConfig
 from tripost.methods import FAMILIES, checkpoint, ordered
+from tripost.report import atomic_plot
 from tripost.rundir import RunDir
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ def run_compare(cfg: RunConfig, out: str | Path, seeds: int, methods: list[str])
     rd = RunDir(root)
     rd.write_json("compare.json", result)
     rd.write_text("compare.md", compare.markdown(result))
-    plot(result, rd.path("compare.png"))
+    atomic_plot(rd, "compare.png", lambda path: plot(result, path))
     return result
 
 
@@ -135,7 +136,7 @@ def plot(result: dict, path) -> None:
             label=split,
         )
     ax.set_xticks(x, labels, rotation=35, ha="right", fontsize=8)
-    ax.set_ylim(bottom=0)
+    ax.set_ylim(0, 100)  # a fixed axis: a model at 0% looks like one
     ax.set_ylabel("accuracy (%)")
     ax.set_title(f"{result['task']}: accuracy ({result['n_seeds']} seed(s), mean ± std)")
     ax.legend(fontsize=8)
@@ -148,7 +149,8 @@ def plot(result: dict, path) -> None:
             label=f"{name} (wrong -> right)" if name == "fixed" else f"{name} (right -> wrong)",
         )
     ax2.set_xticks(x, labels, rotation=35, ha="right", fontsize=8)
-    ax2.set_ylim(bottom=0)
+    counts = [r[f] for r in total if r for f in ("fixed_mean", "broken_mean")]
+    ax2.set_ylim(0, max([1.0, *counts]) * 1.15)
     ax2.set_ylabel("questions (mean over seeds)")
     ax2.set_title("self-improvement: fixed / broken")
     ax2.legend(fontsize=8)

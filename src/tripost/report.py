@@ -409,7 +409,7 @@ def summary_text(report: dict) -> str:
     return "\n".join(lines)
 
 
-def _atomic_plot(rd: RunDir, name: str, draw) -> None:
+def atomic_plot(rd: RunDir, name: str, draw) -> None:
     """Draw into a temporary file and rename it, like every other file of the run."""
     png = rd.path(name)
     tmp = tmp_name(png)
@@ -429,8 +429,8 @@ def write_report(rd: RunDir, cfg: RunConfig) -> dict:
     curves = read_curves(rd.root)
     report["has_curves"] = bool(curves)
     if curves:
-        _atomic_plot(rd, "training.png", lambda path: plot_training(curves, path))
-    _atomic_plot(rd, "accuracy.png", lambda path: plot_accuracy(report, path))
+        atomic_plot(rd, "training.png", lambda path: plot_training(curves, path))
+    atomic_plot(rd, "accuracy.png", lambda path: plot_accuracy(report, path))
     rd.write_json("report.json", report)
     md = markdown(report)
     rd.write_text("report.md", md)
