@@ -282,7 +282,7 @@ def preflight(cfg: RunConfig) -> None:
                 f"model.path: {m.path}: cannot load its tokenizer ({first})"
             ) from None
         check_tokenizer(tok, m.path)
-        resolve_dtype(m.dtype, path, m.trust_remote_code)
+        model_dtype(cfg)  # an unreadable config fails here; the result is cached
     elif cfg.prompt.format == "chat":
         raise ConfigError(
             "prompt.format: chat needs model.path (the tiny model has no chat template)"
@@ -311,18 +311,24 @@ def _decode_dtype(dtype: str, path: str | None, trust_remote_code: bool) -> torc
     return resolve_dtype(dtype, path, trust_remote_code)
 
 
+def model_dtype(cfg: RunConfig, train: bool = False) -> torch.dtype:
+    """``model.dtype`` resolved against the base checkpoint (decoding, frozen LoRA bases), or
+    ``model.train_dtype`` for the weights a full fine-tune trains."""
+    m = cfg.model
+    if train and not m.lora and m.train_dtype != "auto":
+        return DTYPES[m.train_dtype]
+    return _decode_dtype(m.dtype, m.path and local_or_hub(m.path), m.trust_remote_code)
+
+
 def load_checkpoint(rd: RunDir, name: str, cfg: RunConfig, train: bool = False) -> Policy:
     """A stage's checkpoint on ``model.device``: in ``model.dtype`` for decoding, and in
     ``model.train_dtype`` (float32 master weights) for a full fine-tune. A LoRA checkpoint is
     an adapter over the recorded base; it loads trainable when ``train``."""
     m = cfg.model
-    dtype = _decode_dtype(m.dtype, m.path and local_or_hub(m.path), m.trust_remote_code)
-    if train and not m.lora and m.train_dtype != "auto":
-        dtype = DTYPES[m.train_dtype]
     return checked_load(
         rd.root / "checkpoints" / name,
         load_policy,
-        dtype,
+        model_dtype(cfg, train),
         m.trust_remote_code,
         device=m.device,
         trainable=train,
@@ -374,9 +380,7 @@ def train_sft(rd: RunDir, task: Task, cfg: RunConfig) -> dict:
     samples = gold_samples(task, load_problems(rd, "train"), cfg.loss) if needed else []
     m = cfg.model
     if m.path:
-        dtype = _decode_dtype(m.dtype, local_or_hub(m.path), m.trust_remote_code)
-        if not m.lora and m.train_dtype != "auto":
-            dtype = DTYPES[m.train_dtype]
+        dtype = model_dtype(cfg, train=True)
         policy = load_policy(m.path, dtype, m.trust_remote_code, m.lora, device=m.device)
     else:  # a ``word`` tokenizer takes its words from the training texts
         texts = (s.text for s in samples)
@@ -448,7 +452,7 @@ def serve(rd: RunDir, cfg: RunConfig, ckpt: str, stage_name: str):
         cfg.prompt.system,
         rd.root / "server",
         stage_name,
-        dtype=_decode_dtype(m.dtype, m.path and local_or_hub(m.path), m.trust_remote_code),
+        dtype=model_dtype(cfg),
         trust_remote_code=m.trust_remote_code,
     )
 
