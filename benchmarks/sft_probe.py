@@ -24,17 +24,21 @@ from tripost.trajectory import render_prompt
 
 
 def digit_nll(policy, task, n: int = 20) -> dict[str, float]:
-    """Mean NLL of digit and non-digit characters of gold rationales (chance for a digit: 2.30)."""
+    """Mean NLL of the tokens of gold rationales that hold digits and of the others (with
+    character tokens, chance for a digit is ln 10 = 2.30)."""
     rng, agg = random.Random(5), defaultdict(list)
+    tok = policy.tokenizer
     for _ in range(n):
         p = task.generate(rng, "seen")
         prompt, gold = render_prompt(p.question), task.solve(p).render()
-        ids = policy.tokenizer.encode(prompt + gold, add_special_tokens=False)
+        n_prompt = len(tok.encode(prompt, add_special_tokens=False))
+        ids = tok.encode(prompt + gold, add_special_tokens=False)
         with torch.no_grad():
             logits = policy.model(input_ids=torch.tensor([ids])).logits[0, :-1].float()
         nll = -torch.log_softmax(logits, -1).gather(1, torch.tensor(ids[1:])[:, None])[:, 0]
-        for k, ch in enumerate(gold, start=len(prompt)):
-            agg["digit" if ch.isdigit() else "other"].append(nll[k - 1].item())
+        for k in range(n_prompt, len(ids)):
+            text = tok.convert_ids_to_tokens(ids[k])
+            agg["digit" if any(c.isdigit() for c in text) else "other"].append(nll[k - 1].item())
     return {k: sum(v) / len(v) for k, v in agg.items()}
 
 
@@ -60,16 +64,25 @@ def main() -> None:
     ap.add_argument("--eval-n", type=int, default=100)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--copy-check", action="store_true", help="only the 12-digit copy check")
+    ap.add_argument("--style", default="paper", choices=["paper", "compact"])
+    ap.add_argument("--hidden", type=int, default=128)
+    ap.add_argument("--tokenizer", default="char", choices=["char", "word", "number"])
+    ap.add_argument("--layers", type=int, default=4)
+    ap.add_argument("--max-new-tokens", type=int, default=700)
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(args.threads)
     if args.copy_check:
         print(f"copy check: loss after 100 steps {copy_check():.4f}")
         return
-    task = get_task("multistep_arithmetic")
+    task = get_task("multistep_arithmetic", style=args.style)
     rng = random.Random(0)
     samples = gold_samples(task, [task.generate(rng, "seen") for _ in range(20000)], LossWeights())
-    policy = build_tiny_policy(TinyModelConfig())
+    shape = {"hidden_size": args.hidden, "num_layers": args.layers, "num_heads": args.hidden // 32}
+    tiny = TinyModelConfig(
+        **shape, intermediate_size=args.hidden * 86 // 32, tokenizer=args.tokenizer
+    )
+    policy = build_tiny_policy(tiny, texts=[s.text for s in samples])
     cfg = TrainConfig(
         steps=args.steps,
         batch_size=args.batch,
@@ -81,9 +94,12 @@ def main() -> None:
     stats = train_policy(policy, samples, cfg)
     eval_rng = random.Random(99)
     evals = [task.generate(eval_rng, "seen") for _ in range(args.eval_n)]
-    acc = metrics(self_improve(policy, task, evals, EvalConfig(max_new_tokens=700)))["accuracy"]
+    acc = metrics(
+        self_improve(policy, task, evals, EvalConfig(max_new_tokens=args.max_new_tokens))
+    )["accuracy"]
     nll = digit_nll(policy, task)
     print(
+        f"{args.style} style, {args.tokenizer} tokens, d={args.hidden} x {args.layers} layers, "
         f"steps {args.steps} x batch {args.batch}, lr {args.lr}, {'fp32' if args.fp32 else 'bf16'}: "
         f"{stats['tokens']} tokens in {stats['seconds']:.0f}s, final loss {stats['final_loss']:.3f}, "
         f"seen accuracy {acc:.1%}, NLL digits {nll['digit']:.2f} other {nll['other']:.2f}"

@@ -375,7 +375,7 @@ def gold_samples(task: Task, problems: list[Problem], weights: LossWeights) -> l
 
 
 def train_sft(rd: RunDir, task: Task, cfg: RunConfig) -> dict:
-    word_vocab = not cfg.model.path and cfg.model.tiny.tokenizer == "word"
+    word_vocab = not cfg.model.path and cfg.model.tiny.tokenizer in ("word", "number")
     needed = cfg.sft.steps != 0 or word_vocab
     samples = gold_samples(task, load_problems(rd, "train"), cfg.loss) if needed else []
     m = cfg.model

@@ -413,3 +413,63 @@ def test_solver_answers_all_bbh_questions():
     for ex in examples:
         p = TASK.problem_from_text(ex["input"], None)
         assert TASK.extract_answer(TASK.solve(p)) == ex["target"] == p.answer
+
+
+# --- the compact style --------------------------------------------------------------------------
+
+COMPACT = MultistepArithmetic(style="compact")
+
+
+def test_compact_style_writes_the_same_steps_without_sentences():
+    p = COMPACT.problem_from_text("((-9 - 8 * -9) + (4 + -9 - 7)) =", None)
+    assert COMPACT.solve(p).render() == (
+        "(1) (A + B)\n"
+        "(2) A = (-9 - 8 * -9) = -9 - -72 = 63.\n"
+        "(3) B = (4 + -9 - 7) = -5 - 7 = -12.\n"
+        "(4) (A + B) = (63 + -12) = 51.\n"
+        "(Final response) So the answer is 51."
+    )
+    assert len(COMPACT.solve(p).render()) < len(TASK.solve(p).render()) * 0.6
+
+
+def test_compact_style_rejects_unknown_styles():
+    with pytest.raises(ValueError, match="unknown style 'tiny'"):
+        MultistepArithmetic(style="tiny")
+    assert get_task("multistep_arithmetic", style="compact").compact
+
+
+@pytest.mark.parametrize(
+    "old, new, step, reason",
+    [
+        ("(1) (A + B)", "(1) (A - B)", "1", "the question has the form (A + B)"),
+        ("= -9 - -72 = 63.", "= -9 - -72 = 62.", "2", "-9 - -72 is not equal to 62"),
+        ("(3) B = (4 + -9 - 7)", "(3) B = (4 + 9 - 7)", "3", "B is (4 + -9 - 7) according"),
+        ("(3) B", "(3) C", "3", "step (3) should calculate B"),
+        ("(63 + -12) = 51.", "(63 + -12) = 41.", "4", "(63 + -12) is not equal to 41"),
+        ("(4) (A + B) = (63", "(4) (A + B) = (36", "4", "A is 63 according to step (2)"),
+        ("answer is 51.", "answer is 15.", FINAL, "the final equation in step (4) gives 51"),
+    ],
+)
+def test_compact_feedback_names_the_first_wrong_step(old, new, step, reason):
+    p = COMPACT.problem_from_text("((-9 - 8 * -9) + (4 + -9 - 7)) =", None)
+    text = COMPACT.solve(p).render()
+    assert old in text
+    fb = check_text(COMPACT, p, text.replace(old, new, 1))
+    assert (fb.correct, fb.error_step) == (False, step)
+    assert reason in fb.reason
+
+
+def test_compact_injected_errors_are_found_and_fixed_in_compact_style():
+    rng = random.Random(1)
+    for i in range(300):
+        p = COMPACT.generate(rng, "seen" if i % 2 else "unseen")
+        gold = COMPACT.solve(p)
+        assert COMPACT.check(p, gold).correct
+        bad, label = COMPACT.inject_error(p, gold, rng)
+        assert bad.steps[0].text == gold.steps[0].text or label == "1"
+        fb = COMPACT.check(p, Attempt.parse(bad.render()))
+        assert fb.error_step == label and fb.segment in bad.steps[bad.index(label)].text
+        new = COMPACT.improve(p, bad, fb)
+        k = bad.index(label)
+        assert new.steps[:k] == bad.steps[:k] and new.steps[k:] == gold.steps[k:]
+        assert COMPACT.check(p, new).correct

@@ -31,3 +31,26 @@ def test_word_level_tiny_model_is_a_normal_checkpoint(tmp_path):
     ids = tok.encode(TEXT, add_special_tokens=False)
     assert tok.decode(ids) == TEXT and "pardon" in tok.convert_ids_to_tokens(ids)
     assert model.config.vocab_size == len(tok) == len(policy.tokenizer)
+
+
+def test_number_tokenizer_keeps_short_integers_and_spaced_operators_whole():
+    tok = build_char_tokenizer(["answer"], numbers=True)
+    text = "(2) A = (-9 - 8 * -9) = -9 - -72 = 63, 1393 -0 x-5 a1 007; the answer is -189."
+    ids = tok.encode(text, add_special_tokens=False)
+    pieces = tok.convert_ids_to_tokens(ids)
+    assert tok.decode(ids) == text  # nothing lost, whatever the split
+    assert {"-9", " - ", " * ", " = ", "-72", "63", "-189", "answer"} <= set(pieces)
+    assert pieces[pieces.index("63") + 3 : pieces.index("63") + 7] == ["1", "3", "9", "3"]
+    assert "-0" not in pieces and "007" not in pieces and "<unk>" not in pieces
+    assert len(tok) == len(build_char_tokenizer(["answer"])) + 4 + 1999 - 10  # 0-9 are chars
+
+
+def test_number_tokenizer_tiny_model_is_a_normal_checkpoint(tmp_path):
+    cfg = TinyModelConfig(hidden_size=32, num_layers=1, num_heads=2, tokenizer="number")
+    build_tiny_policy(cfg, texts=["A = 7 * -3 = -21."]).save(tmp_path)
+    tok = AutoTokenizer.from_pretrained(tmp_path)
+    assert tok.convert_ids_to_tokens(tok.encode("7 * -3", add_special_tokens=False)) == [
+        "7",
+        " * ",
+        "-3",
+    ]

@@ -44,10 +44,12 @@ class TinyModelConfig(BaseModel):
     num_heads: int = Field(4, ge=1, description="attention heads")
     intermediate_size: int = Field(344, ge=1, description="MLP width (about 2.7 d, as Llama)")
     max_positions: int = Field(2048, ge=16, description="longest sequence in tokens")
-    tokenizer: Literal["char", "word"] = Field(
+    tokenizer: Literal["char", "word", "number"] = Field(
         "char",
         description="char: one token per character; word: also one token per word (2+ ASCII "
-        "letters) of the SFT training texts; other words and characters stay single characters",
+        "letters) of the SFT training texts; other words and characters stay single characters; "
+        "number: word, plus one token per integer of up to 3 digits (-999..999) and per operator "
+        "between spaces (' + ', ' - ', ' * ', ' = ')",
     )
 
     @model_validator(mode="after")
@@ -117,17 +119,32 @@ def bos_prefix(tokenizer: PreTrainedTokenizerBase) -> list[int]:
     return [bos] if ids[:1] == [bos] and plain[:1] != [bos] else []
 
 
-def build_char_tokenizer(words: Iterable[str] = ()) -> PreTrainedTokenizerFast:
+#: the ``number`` tokenizer's extra tokens: spaced operators and integers of up to 3 digits
+OPERATOR_TOKENS = [" + ", " - ", " * ", " = "]
+NUMBER_TOKENS = [str(i) for i in range(-999, 1000)]
+_NUMBER_RE = r" [-+*=] |(?<![0-9])(?:0|-?[1-9][0-9]{0,2})(?![0-9])|"
+
+
+def build_char_tokenizer(
+    words: Iterable[str] = (), numbers: bool = False
+) -> PreTrainedTokenizerFast:
     """One token per printable ASCII character and newline; anything else is ``<unk>``.
 
     With ``words``, each of those words is one token too (``"pardon"`` -> 1 token); a word
-    that is not among them is split into characters, so no text is ever lost.
+    that is not among them is split into characters, so no text is ever lost. With
+    ``numbers``, so is each integer of up to 3 digits (``"-189"``; a longer one is split into
+    characters) and each operator between two spaces (``" * "``).
     """
     vocab = {t: i for i, t in enumerate(SPECIAL_TOKENS + CHARS)}
     extra = sorted(set(words) - set(vocab))
     vocab.update({w: i for i, w in enumerate(extra, start=len(vocab))})
+    if numbers:
+        more = [t for t in OPERATOR_TOKENS + NUMBER_TOKENS if t not in vocab]
+        vocab.update({t: i for i, t in enumerate(more, start=len(vocab))})
     # a whole known word (the trie tries longer words first), else any single character
     pattern = (r"\b" + _trie_regex(extra) + r"\b|" if extra else "") + r"[\s\S]"
+    if numbers:
+        pattern = _NUMBER_RE + pattern
     tk = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
     tk.pre_tokenizer = pre_tokenizers.Split(Regex(pattern), behavior="isolated")
     tk.decoder = decoders.Fuse()
@@ -171,8 +188,10 @@ def text_words(texts: Iterable[str]) -> set[str]:
 
 def build_tiny_policy(cfg: TinyModelConfig, seed: int = 0, texts: Iterable[str] = ()) -> Policy:
     """A randomly initialised tiny Llama with the character tokenizer (``cfg.tokenizer ==
-    "word"``: plus one token per word of ``texts``, e.g. the training texts)."""
-    tok = build_char_tokenizer(text_words(texts) if cfg.tokenizer == "word" else ())
+    "word"``: plus one token per word of ``texts``, e.g. the training texts; ``"number"``: also
+    one per integer of up to 3 digits and per spaced operator)."""
+    words = text_words(texts) if cfg.tokenizer in ("word", "number") else ()
+    tok = build_char_tokenizer(words, numbers=cfg.tokenizer == "number")
     config = LlamaConfig(
         vocab_size=len(tok),
         hidden_size=cfg.hidden_size,

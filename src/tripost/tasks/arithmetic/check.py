@@ -27,6 +27,9 @@ _DECOMP_RE = re.compile(
 _CALC_RE = re.compile(r"^Let's calculate (?P<letter>\S+) = (?P<body>.+?)(?P<period>\.?)\s*$")
 _FINAL_EQ_RE = re.compile(r"^Then, the final equation is (?P<body>.+?)(?P<period>\.?)\s*$")
 _DEF_RE = re.compile(r"(\S+) = (.+)")
+# the compact style: the same steps without the sentences around the chains
+_C_CALC_RE = re.compile(r"^(?P<letter>[A-Z]) = (?P<body>.+?)(?P<period>\.?)\s*$")
+_C_FINAL_EQ_RE = re.compile(r"^(?P<body>\(.+?)(?P<period>\.?)\s*$")
 
 
 def _tokens(text: str) -> list[str] | None:
@@ -57,6 +60,15 @@ def _check_chain(
         return None
     i, j, reason = fault
     return Feedback.error(attempt, step.label, _span(exprs, i, j, period), reason)
+
+
+def _check_compact_decomposition(plan: Plan, attempt: Attempt, step: Step) -> Feedback | None:
+    """Compact step (1) is the question's pattern alone: ``((A - B) + (C - D))``."""
+    text = step.text.strip().removesuffix(".")
+    if same_expr(text, plan.pattern):
+        return None
+    reason = f"the question has the form {render(plan.pattern)}"
+    return Feedback.error(attempt, step.label, first_line(step.text), reason)
 
 
 def _check_decomposition(plan: Plan, attempt: Attempt, step: Step) -> Feedback | None:
@@ -91,20 +103,23 @@ def _check_decomposition(plan: Plan, attempt: Attempt, step: Step) -> Feedback |
     return None
 
 
-def _check_calc(plan: Plan, attempt: Attempt, step: Step, k: int) -> Feedback | None:
+def _check_calc(
+    plan: Plan, attempt: Attempt, step: Step, k: int, compact: bool = False
+) -> Feedback | None:
     letter, group = plan.letters[k], plan.groups[k]
-    if step.text.startswith("Then, the final equation"):
+    lead = "" if compact else "Let's calculate "
+    early = "(" if compact else "Then, the final equation"
+    if step.text.startswith(early):
         reason = f"{letter} has not been calculated yet"
-        return Feedback.error(attempt, step.label, "Then, the final equation", reason)
-    m = _CALC_RE.match(step.text)
+        part = first_line(step.text) if compact else early
+        return Feedback.error(attempt, step.label, part, reason)
+    m = (_C_CALC_RE if compact else _CALC_RE).match(step.text)
     if m is None:
-        reason = (
-            f"it does not follow the format: Let's calculate {letter} = <group> = ... = <value>"
-        )
+        reason = f"it does not follow the format: {lead}{letter} = <group> = ... = <value>"
         return Feedback.error(attempt, step.label, first_line(step.text), reason)
     if m["letter"] != letter:
         reason = f"step ({step.label}) should calculate {letter}"
-        return Feedback.error(attempt, step.label, f"Let's calculate {m['letter']}", reason)
+        return Feedback.error(attempt, step.label, f"{lead}{m['letter']}", reason)
     exprs = m["body"].split(" = ")
     if not same_expr(exprs[0], parse_expr(group.text)):
         reason = f"{letter} is {group.text} according to step (1)"
@@ -112,19 +127,23 @@ def _check_calc(plan: Plan, attempt: Attempt, step: Step, k: int) -> Feedback | 
     return _check_chain(attempt, step, exprs, m["period"], {}, letter)
 
 
-def _check_final_equation(plan: Plan, attempt: Attempt, step: Step) -> Feedback | None:
+def _check_final_equation(
+    plan: Plan, attempt: Attempt, step: Step, compact: bool = False
+) -> Feedback | None:
     n = len(plan.groups)
-    m = _FINAL_EQ_RE.match(step.text)
+    m = (_C_FINAL_EQ_RE if compact else _FINAL_EQ_RE).match(step.text)
     if m is None:
-        if step.text.startswith("Let's calculate"):
+        if _C_CALC_RE.match(step.text) if compact else step.text.startswith("Let's calculate"):
             reason = f"the question has only {n} groups, A to {plan.letters[-1]}"
         else:
-            reason = "it does not follow the format: Then, the final equation is <pattern> = ... = <value>"
+            lead = "" if compact else "Then, the final equation is "
+            reason = f"it does not follow the format: {lead}<pattern> = ... = <value>"
         return Feedback.error(attempt, step.label, first_line(step.text), reason)
     exprs, expected = m["body"].split(" = "), render(plan.pattern)
     if not same_expr(exprs[0], plan.pattern):
         reason = f"the equation was written as {expected} in step (1)"
-        return Feedback.error(attempt, step.label, f"final equation is {exprs[0]}", reason)
+        part = exprs[0] if compact else f"final equation is {exprs[0]}"
+        return Feedback.error(attempt, step.label, part, reason)
     if len(exprs) > 1:
         fb = _check_substitution(plan, attempt, step, exprs, m["period"])
         if fb is not None:
@@ -172,19 +191,22 @@ def _numbering_error(attempt: Attempt, numbered: list[Step], i: int) -> Feedback
     return Feedback.error(attempt, prev.label, first_line(prev.text), reason)
 
 
-def first_error(plan: Plan, attempt: Attempt) -> Feedback | None:
+def first_error(plan: Plan, attempt: Attempt, compact: bool = False) -> Feedback | None:
+    """The first wrong step of a rationale in the paper's style or (``compact``) the compact one."""
     n = len(plan.groups)
     numbered = [s for s in attempt.steps if s.label != FINAL]
     finals = [s for s in attempt.steps if s.label == FINAL]
     for i, step in enumerate(numbered):
         if step.label != str(i + 1):
             return _numbering_error(attempt, numbered, i)
-        if i == 0:
+        if i == 0 and compact:
+            fb = _check_compact_decomposition(plan, attempt, step)
+        elif i == 0:
             fb = _check_decomposition(plan, attempt, step)
         elif i <= n:
-            fb = _check_calc(plan, attempt, step, i - 1)
+            fb = _check_calc(plan, attempt, step, i - 1, compact)
         elif i == n + 1:
-            fb = _check_final_equation(plan, attempt, step)
+            fb = _check_final_equation(plan, attempt, step, compact)
         else:
             reason = f"the final equation was already calculated in step ({n + 2})"
             fb = Feedback.error(attempt, step.label, first_line(step.text), reason)

@@ -85,7 +85,9 @@ def change_an_operator(tree: Tree, rng: random.Random) -> Tree:
 # --- error injection ---------------------------------------------------------------------------
 
 
-def inject_chain(plan: Plan, rng: random.Random) -> tuple[Attempt, str] | None:
+def inject_chain(
+    plan: Plan, rng: random.Random, compact: bool = False
+) -> tuple[Attempt, str] | None:
     """An arithmetic slip in a chain (a product more often than not)."""
     starts: list[Tree] = [parse_expr(g.text) for g in plan.groups]
     starts.append(substitute(plan.pattern, plan.values))
@@ -103,19 +105,21 @@ def inject_chain(plan: Plan, rng: random.Random) -> tuple[Attempt, str] | None:
     else:
         return None
     n = len(plan.groups)
-    calc = [calc_exprs(g, group_trees(g)) for g in plan.groups]
+    calc = [calc_exprs(g, group_trees(g), compact) for g in plan.groups]
     values = dict(plan.values)
     if k < n:
-        calc[k] = calc_exprs(plan.groups[k], trees)
+        calc[k] = calc_exprs(plan.groups[k], trees, compact)
         values[plan.letters[k]] = evaluate(trees[-1])
         final_eq = final_exprs(plan, values)
     else:
         final_eq = final_exprs(plan, values, trees)
     answer = int(final_eq[-1])
-    return render_attempt(plan, calc, final_eq, answer), str(k + 2)
+    return render_attempt(plan, calc, final_eq, answer, compact), str(k + 2)
 
 
-def inject_substitution(plan: Plan, rng: random.Random) -> tuple[Attempt, str]:
+def inject_substitution(
+    plan: Plan, rng: random.Random, compact: bool = False
+) -> tuple[Attempt, str]:
     """A group's value copied wrongly into the final equation (sometimes another group's)."""
     letter = rng.choice(plan.letters)
     others = {v for x, v in plan.values.items() if x != letter and v != plan.values[letter]}
@@ -125,17 +129,22 @@ def inject_substitution(plan: Plan, rng: random.Random) -> tuple[Attempt, str]:
         wrong = slip(plan.values[letter], None, rng)
     values = {**plan.values, letter: wrong}
     final_eq = final_exprs(plan, values)
-    calc = [calc_exprs(g, group_trees(g)) for g in plan.groups]
-    return render_attempt(plan, calc, final_eq, int(final_eq[-1])), str(len(plan.groups) + 2)
+    calc = [calc_exprs(g, group_trees(g), compact) for g in plan.groups]
+    answer = int(final_eq[-1])
+    return render_attempt(plan, calc, final_eq, answer, compact), str(len(plan.groups) + 2)
 
 
-def inject_decomposition(plan: Plan, rng: random.Random) -> tuple[Attempt, str]:
-    """A miscopied number or operator in step (1); the rest is computed from the wrong copy."""
+def inject_decomposition(
+    plan: Plan, rng: random.Random, compact: bool = False
+) -> tuple[Attempt, str]:
+    """A miscopied number or operator in step (1) (compact style: in the pattern of step (1), or
+    in the group where its calculation copies it); the rest is computed from the wrong copy."""
     gs = list(plan.groups)
     if rng.random() < 0.2:  # an operator of the pattern
         wrong_pattern = change_an_operator(plan.pattern, rng)
         answer = evaluate(wrong_pattern, plan.values)
         wrong_plan = Plan(wrong_pattern, gs, plan.letters, plan.values, answer)
+        label = "1"
     else:
         k = rng.randrange(len(gs))
         toks = list(gs[k].tokens)
@@ -147,7 +156,8 @@ def inject_decomposition(plan: Plan, rng: random.Random) -> tuple[Attempt, str]:
         gs[k] = Group(tuple(toks))
         values = {x: evaluate(g) for x, g in zip(plan.letters, gs, strict=True)}
         wrong_plan = Plan(plan.pattern, gs, plan.letters, values, evaluate(plan.pattern, values))
-    return solve_plan(wrong_plan), "1"
+        label = str(k + 2) if compact else "1"
+    return solve_plan(wrong_plan, compact), label
 
 
 def inject_answer(plan: Plan, gold: Attempt, rng: random.Random) -> tuple[Attempt, str]:

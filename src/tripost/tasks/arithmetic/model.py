@@ -138,6 +138,24 @@ def render(tree: Tree) -> str:
     return str(tree)
 
 
+def render_flat(tree: Tree) -> str:
+    """The fewest parentheses that keep the value (``*`` binds first, left to right):
+    ``(((7 - -1) + -1) + (4 * -4))`` -> ``7 - -1 + -1 + 4 * -4``."""
+
+    def walk(t: Tree, prec: int, right: bool) -> str:
+        if isinstance(t, Group):
+            return t.text
+        if not isinstance(t, Node):
+            return str(t)
+        mine = 2 if t.op == "*" else 1
+        text = f"{walk(t.left, mine, False)} {t.op} {walk(t.right, mine, True)}"
+        # a right operand of the same precedence needs brackets unless both are products
+        wrap = mine < prec or (right and mine == prec and not (mine == 2 and t.op == "*"))
+        return f"({text})" if wrap else text
+
+    return walk(tree, 0, False)
+
+
 def evaluate(tree: Tree, env: dict[str, int] | None = None) -> int:
     """The value of a tree; letters are looked up in ``env``."""
     if isinstance(tree, int):
@@ -373,7 +391,12 @@ def group_trees(group: Group) -> list[Tree]:
     return [full, *reductions(full)]
 
 
-def calc_exprs(group: Group, trees: list[Tree]) -> list[str]:
+def calc_exprs(group: Group, trees: list[Tree], compact: bool = False) -> list[str]:
+    """The chain of a group's calculation: the group as written, (paper style) the group fully
+    parenthesised, then one expression per reduction. The compact style writes each reduction
+    with the fewest parentheses and skips the parenthesised copy."""
+    if compact:
+        return [group.text] + [render_flat(t) for t in trees[1:]]
     texts = [group.text] + [render(t) for t in trees]
     return texts[:1] + texts[2:] if texts[1] == texts[0] else texts  # length-2 group: no repeat
 
@@ -391,8 +414,21 @@ def _decomposition_text(plan: Plan) -> str:
     return f'This equation can be written as "{render(plan.pattern)}", where {joined}.'
 
 
-def render_attempt(plan: Plan, calc: list[list[str]], final_eq: list[str], answer: int) -> Attempt:
+def render_attempt(
+    plan: Plan, calc: list[list[str]], final_eq: list[str], answer: int, compact: bool = False
+) -> Attempt:
+    """The rationale in the paper's words, or compact: the same steps and chains without the
+    sentences around them (``(1) (A - B)``, ``(2) A = ... = 3.``, ``(4) (A - B) = ... = 199.``)."""
     n = len(plan.groups)
+    if compact:
+        steps = [Step("1", render(plan.pattern))]
+        steps += [
+            Step(str(i + 2), f"{x} = {' = '.join(c)}.")
+            for i, (x, c) in enumerate(zip(plan.letters, calc, strict=True))
+        ]
+        steps.append(Step(str(n + 2), f"{' = '.join(final_eq)}."))
+        steps.append(Step(FINAL, f"So the answer is {answer}."))
+        return Attempt(tuple(steps))
     steps = [Step("1", _decomposition_text(plan))]
     steps += [
         Step(str(i + 2), f"Let's calculate {x} = {' = '.join(c)}.")
@@ -403,6 +439,6 @@ def render_attempt(plan: Plan, calc: list[list[str]], final_eq: list[str], answe
     return Attempt(tuple(steps))
 
 
-def solve_plan(plan: Plan) -> Attempt:
-    calc = [calc_exprs(g, group_trees(g)) for g in plan.groups]
-    return render_attempt(plan, calc, final_exprs(plan, plan.values), plan.answer)
+def solve_plan(plan: Plan, compact: bool = False) -> Attempt:
+    calc = [calc_exprs(g, group_trees(g), compact) for g in plan.groups]
+    return render_attempt(plan, calc, final_exprs(plan, plan.values), plan.answer, compact)

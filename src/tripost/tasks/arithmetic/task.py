@@ -10,6 +10,16 @@ the official one, one operation reduced per ``=``::
     (4) Then, the final equation is (A - B) = (3 - -196) = 199.
     (Final response) So the answer is 199.
 
+The ``compact`` style (task option ``style: compact``) writes the same steps and chains
+without the sentences and the fully parenthesised copy, half the characters, for a small
+model trained from scratch::
+
+    (1) (A - B)
+    (2) A = (7 - -1 + -1 + -4) = 8 + -1 + -4 = 7 + -4 = 3.
+    (3) B = (-7 + 7 * 3 * -9) = -7 + 21 * -9 = -7 + -189 = -196.
+    (4) (A - B) = (3 - -196) = 199.
+    (Final response) So the answer is 199.
+
 The scripted feedback judges any rationale with this step structure by value: a link ``X = Y``
 of a chain is wrong iff X and Y differ in value, so shorter chains such as
 ``(7 - -1 + -1 + -4) = (8 + -1 + -4) = 3`` pass.
@@ -44,6 +54,7 @@ from tripost.trajectory import FINAL, Attempt, Feedback, Problem
 
 log = logging.getLogger(__name__)
 
+STYLES = ("paper", "compact")
 SEEN_BUCKETS = ["l3_d2", "l3_d22", "l4_d2", "l4_d22"]
 UNSEEN_BUCKETS = ["l3_d222", "l4_d222", "l5_d2", "l5_d22", "l6_d2", "l6_d22"]
 
@@ -60,11 +71,19 @@ class MultistepArithmetic:
         " expressions inside parentheses or brackets first."
     )
 
-    def __init__(self, instruction: str | None = None, update_style: str = "rewrite") -> None:
+    def __init__(
+        self, instruction: str | None = None, update_style: str = "rewrite", style: str = "paper"
+    ) -> None:
         if update_style != "rewrite":
             raise ValueError(f"unknown update_style {update_style!r}; known: 'rewrite'")
+        if style not in STYLES:
+            raise ValueError(f"unknown style {style!r}; known: {', '.join(map(repr, STYLES))}")
         self.instruction = instruction or ""
         self.update_style = update_style
+        #: ``"paper"``: the official rationale; ``"compact"``: the same steps and chains without
+        #: the sentences around them, for a small model trained from scratch (module docstring)
+        self.style = style
+        self.compact = style == "compact"
         self.buckets = SEEN_BUCKETS + UNSEEN_BUCKETS
 
     def generate(self, rng: random.Random, split: str) -> Problem:
@@ -107,7 +126,7 @@ class MultistepArithmetic:
     def solve(self, problem: Problem) -> Attempt | None:
         """The official gold rationale (see the module docstring)."""
         plan = plan_of(problem.question)
-        return None if plan is None else solve_plan(plan)
+        return None if plan is None else solve_plan(plan, self.compact)
 
     def extract_answer(self, attempt: Attempt) -> str | None:
         """``"So the answer is -7."`` -> ``"-7"`` (``"+07"`` would give ``"7"``); None if absent."""
@@ -125,7 +144,7 @@ class MultistepArithmetic:
             first = attempt.steps[0]
             reason = "the question is not a multistep arithmetic expression"
             return Feedback.error(attempt, first.label, first_line(first.text), reason)
-        return first_error(plan, attempt) or Feedback.ok(attempt)
+        return first_error(plan, attempt, self.compact) or Feedback.ok(attempt)
 
     def improve(self, problem: Problem, attempt: Attempt, feedback: Feedback) -> Attempt | None:
         """The steps before the error verbatim, then the gold steps from the error step on."""
@@ -150,13 +169,13 @@ class MultistepArithmetic:
         plan = plan_of(problem.question)
         if plan is None:
             return None
-        kind = kind or rng.choice(INJECTIONS)
+        kind, c = kind or rng.choice(INJECTIONS), self.compact
         if kind == "chain":
-            return inject_chain(plan, rng) or inject_answer(plan, solve_plan(plan), rng)
+            return inject_chain(plan, rng, c) or inject_answer(plan, solve_plan(plan, c), rng)
         if kind == "substitution":
-            return inject_substitution(plan, rng)
+            return inject_substitution(plan, rng, c)
         if kind == "decomposition":
-            return inject_decomposition(plan, rng)
+            return inject_decomposition(plan, rng, c)
         if kind == "answer":
-            return inject_answer(plan, solve_plan(plan), rng)
+            return inject_answer(plan, solve_plan(plan, c), rng)
         raise ValueError(f"unknown error kind {kind!r}")
