@@ -128,6 +128,7 @@ def paired_bootstrap(
         "n_seeds": len(diffs),
         "beats": low > 0,
         "worse": high < 0,
+        "identical": not any(map(any, diffs)),
     }
 
 
@@ -143,6 +144,12 @@ def verdict_line(method: str, reference: str, p: dict, label: str = "") -> str:
         return f"- **{what} beats {reference}** beyond its interval ({ci})."
     if p["worse"]:
         return f"- {what} is **worse** than {reference} beyond its interval ({ci})."
+    if p.get("identical"):
+        return (
+            f"- {what} and {reference} were right on exactly the same questions "
+            f"({p['n_questions']} questions x {p['n_seeds']} seed(s)): **inconclusive**, "
+            "there is no difference to measure."
+        )
     return f"- {what} does **not** beat {reference} beyond its interval ({ci})."
 
 

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from tripost.compare import markdown, mean, paired_bootstrap, std, summarize
+from tripost.compare import markdown, mean, paired_bootstrap, std, summarize, verdict_line
 
 
 def _row(method, iteration, split, seed, acc, **kw):
@@ -60,6 +60,13 @@ def test_paired_difference_on_identical_answers_is_exactly_zero():
     p = paired_bootstrap(a, a, n_boot=200)
     assert (p["difference"], p["low"], p["high"]) == (0.0, 0.0, 0.0)
     assert not p["beats"] and not p["worse"] and p["n_questions"] == 7 and p["n_seeds"] == 2
+    assert p["identical"]
+    line = verdict_line("tripost", "sft_more", p)
+    assert "inconclusive" in line and "exactly the same questions (7 questions x 2 seed" in line
+    # same accuracy, different questions: a tie, not identical answers
+    q = paired_bootstrap({0: [True, False]}, {0: [False, True]}, n_boot=200)
+    assert q["difference"] == 0.0 and not q["identical"]
+    assert "does **not** beat" in verdict_line("tripost", "sft_more", q)
 
 
 def test_paired_difference_always_better_has_a_degenerate_interval():
