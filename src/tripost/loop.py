@@ -34,6 +34,7 @@ from tripost.editing import EditRecord, edit_rollouts
 from tripost.evaluation import bucket_rows, outcome_json, result_rows, self_improve
 from tripost.experts import build_feedback, build_improvement
 from tripost.export import sample_from_json, sample_to_json
+from tripost.hostspeed import describe, host_speed
 from tripost.methods import MATCHED, Iteration
 from tripost.policy.generation import generate
 from tripost.policy.model import (
@@ -76,10 +77,20 @@ def run_tripost(cfg: RunConfig, out: str | Path) -> dict:
         rd.release()
 
 
+def record_host_speed(rd: RunDir, cfg: RunConfig) -> None:
+    """Append this invocation's host speed (bf16 matmul GFLOP/s, about a second to measure) to
+    the manifest, so that the report puts the stage times next to the speed they ran at."""
+    speed = host_speed(resolve_device(cfg.model.device))
+    log.info("host speed: %s", describe(speed))
+    rd.manifest.setdefault("host_speed", []).append(speed)
+    rd.write_json("manifest.json", rd.manifest)
+
+
 def _run_locked(rd: RunDir, task: Task, cfg: RunConfig, methods: list[str]) -> dict:
     _check_same_config(rd, cfg)
     if cfg.model.threads:
         torch.set_num_threads(cfg.model.threads)
+    record_host_speed(rd, cfg)
     stage(rd, "data", lambda: make_data(rd, task, cfg))
     stage(rd, "sft", lambda: train_sft(rd, task, cfg))
     if "sft" in methods:

@@ -26,6 +26,7 @@ import math
 import os
 
 from tripost.config import RunConfig
+from tripost.hostspeed import describe
 from tripost.rundir import RunDir, tmp_name
 from tripost.trajectory import render_prompt
 
@@ -96,6 +97,7 @@ def collect(rd: RunDir, cfg: RunConfig) -> dict:
         "buckets": buckets,
         "iterations": iterations,
         "stage_seconds": {k: v.get("seconds") for k, v in stages.items()},
+        "host_speed": rd.manifest.get("host_speed", []),
         "verdict": verdict(results, last),
     }
     report["warnings"] = warnings(report, stages)
@@ -396,15 +398,29 @@ def markdown(report: dict) -> str:
         "",
         *stage_table(report),
         "",
+        time_line(report),
+        "",
     ]
     if report.get("has_curves"):
         lines += ["![training curves](training.png)", ""]
     return "\n".join(lines)
 
 
+def time_line(report: dict) -> str:
+    """``"Stages: 14 min 3 s in all; host: bf16 matmul 302 GFLOP/s on 2 threads."``: a wall
+    time means little without the speed of the host it ran on (measured in the same run, at the
+    start of each invocation; a resumed run lists each)."""
+    total = sum(v or 0 for v in report.get("stage_seconds", {}).values())
+    minutes, seconds = divmod(round(total), 60)
+    speeds = report.get("host_speed") or []
+    host = "; ".join(describe(s) for s in speeds) or "not measured"
+    return f"Stages: {minutes} min {seconds} s in all; host: {host}."
+
+
 def summary_text(report: dict) -> str:
-    """What the command line prints at the end of a run: headline, verdict and warnings."""
+    """What the command line prints at the end of a run: headline, verdict, time and warnings."""
     lines = headline(report) + ["", "Verdict: " + report["verdict"]["text"].replace("**", "")]
+    lines += ["", time_line(report)]
     lines += [f"warning: {w}" for w in report.get("warnings", [])]
     return "\n".join(lines)
 

@@ -180,7 +180,9 @@ def test_killed_run_resumes_with_the_same_command(tmp_path):
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     manifest = out / "manifest.json"
     deadline = time.time() + 120
-    while time.time() < deadline and not manifest.exists():
+    while time.time() < deadline and '"data"' not in (
+        manifest.read_text() if manifest.exists() else ""
+    ):
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)  # killed during SFT: only "data" has finished
     proc.wait()
@@ -193,6 +195,9 @@ def test_killed_run_resumes_with_the_same_command(tmp_path):
     assert stages["data"]["finished_at"] == data_time
     assert "report" in stages and (out / "report.json").exists()
     assert not list(out.rglob("*.tmp"))
+    speeds = json.loads(manifest.read_text())["host_speed"]  # one per invocation
+    assert len(speeds) == 2 and all(s["bf16_matmul_gflops"] > 0 for s in speeds)
+    assert "GFLOP/s on" in done.stdout
 
 
 def test_version_and_a_help_text_for_every_command_and_option(capsys):

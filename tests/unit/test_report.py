@@ -209,6 +209,23 @@ def test_summary_printed_after_a_run_has_headline_verdict_and_warnings(tmp_path)
     text = summary_text(json.loads((tmp_path / "report.json").read_text()))
     assert text.startswith("| method |") and "Verdict: inconclusive: the gain is within" in text
     assert "warning: `iter2/train` trained on nothing" in text and "**" not in text
+    assert "host: not measured." in text  # build_run records no host speed
+
+
+def test_stage_time_is_printed_with_the_host_speed_of_each_invocation(tmp_path):
+    rd = build_run(tmp_path)
+    speeds = [
+        {"bf16_matmul_gflops": 301.7, "threads": 2, "device": "cpu", "at": 1.0},
+        {"bf16_matmul_gflops": 950.0, "threads": 1, "device": "cuda:0", "at": 2.0},
+    ]
+    rd.manifest["host_speed"] = speeds
+    write_report(rd, CFG)
+    rep = json.loads((tmp_path / "report.json").read_text())
+    assert rep["host_speed"] == speeds
+    total = round(sum(v or 0 for v in rep["stage_seconds"].values()))
+    line = f"Stages: {total // 60} min {total % 60} s in all; host: bf16 matmul 302 GFLOP/s on "
+    line += "2 threads; bf16 matmul 950 GFLOP/s on cuda:0."
+    assert line in summary_text(rep) and line in (tmp_path / "report.md").read_text()
 
 
 def test_markdown_reads_an_older_report_json():
