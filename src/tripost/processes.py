@@ -1,0 +1,104 @@
+"""Several processes of one run under ``accelerate launch``: who does what.
+
+Every process runs the same loop over the same stages; this module is the one place that says
+which process does what (README, "Scaling out"):
+
+- rank 0 owns the run directory: it takes the lock, decides which stages are done (the others
+  follow its view, broadcast at each stage), runs the stages that call experts or only write
+  files (data, editing, post-processing, report) while the others wait, and writes every file;
+  the other ranks open the directory read-only (``RunDir(..., writer=False)``);
+- generation is sharded: ``map_in_order`` gives each rank every ``world_size``-th batch and
+  hands every rank all the outputs in the original order;
+- training is data-parallel through accelerate (``training.py``).
+
+Without ``accelerate launch`` (``WORLD_SIZE`` unset or 1) every helper runs its work in this
+process and nothing of ``torch.distributed`` is touched.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+# Ranks other than 0 wait at a barrier while rank 0 alone runs a stage; an LLM expert editing
+# thousands of rollouts can take hours, so the wait must not time out after torch's default.
+WAIT = timedelta(hours=24)
+
+
+def world_size() -> int:
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def rank() -> int:
+    return int(os.environ.get("RANK", "0"))
+
+
+def is_main() -> bool:
+    return rank() == 0
+
+
+def local_rank() -> int:
+    return int(os.environ.get("LOCAL_RANK", "0"))
+
+
+def _state():
+    """accelerate's process state (it joins the process group on first use)."""
+    import torch
+    from accelerate import PartialState
+
+    # processes on the CPU (``--cpu``, or a host without a GPU) talk through gloo
+    cpu = os.environ.get("ACCELERATE_USE_CPU", "").lower() == "true"
+    return PartialState(cpu=cpu or not torch.cuda.is_available(), timeout=WAIT)
+
+
+def barrier() -> None:
+    if world_size() > 1:
+        _state().wait_for_everyone()
+
+
+def on_main(fn: Callable[[], R]) -> R:
+    """``fn()`` run by rank 0 alone; every rank returns its result (picklable)."""
+    if world_size() == 1:
+        return fn()
+    from accelerate.utils import broadcast_object_list
+
+    box = [fn() if is_main() else None]
+    _state()
+    broadcast_object_list(box, from_process=0)
+    return box[0]
+
+
+def map_in_order(fn: Callable[[int, T], R], items: Sequence[T]) -> list[R]:
+    """``[fn(i, x) for i, x in enumerate(items)]`` with rank r computing items r, r + n, ...
+    (n processes); every rank gets all the results, in the order of ``items``. Round robin
+    keeps the shares even when items grow in size along the list (batches sorted by length)."""
+    n, r = world_size(), rank()
+    mine = [(i, fn(i, items[i])) for i in range(r, len(items), n)]
+    if n == 1:
+        return [y for _, y in mine]
+    from accelerate.utils import gather_object
+
+    _state()
+    return [y for _, y in sorted(gather_object(mine), key=lambda p: p[0])]
+
+
+def my_share(items: Sequence[T]) -> list[T]:
+    """The items ``map_in_order`` gives this process."""
+    return list(items[rank() :: world_size()])
+
+
+def reduce_sum(values: Sequence[float], device: Any = "cpu") -> list[float]:
+    """The elementwise sum of ``values`` over all ranks."""
+    if world_size() == 1:
+        return [float(v) for v in values]
+    import torch
+
+    t = torch.tensor([float(v) for v in values], dtype=torch.float64, device=device)
+    _state()
+    torch.distributed.all_reduce(t)
+    return t.tolist()
