@@ -327,6 +327,7 @@ def main(argv: list[str] | None = None) -> int:
 
     progress.configure(False if args.quiet else (True if args.progress else None))
     level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
+    processes.follow_launcher()
     if not processes.is_main():  # under `accelerate launch` rank 0 speaks for the run
         progress.configure(False)
         level = logging.ERROR

@@ -18,9 +18,11 @@ process and nothing of ``torch.distributed`` is touched.
 from __future__ import annotations
 
 import os
+import signal
+import sys
 from collections.abc import Callable, Sequence
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -44,6 +46,21 @@ def is_main() -> bool:
 
 def local_rank() -> int:
     return int(os.environ.get("LOCAL_RANK", "0"))
+
+
+def follow_launcher() -> None:
+    """Under ``accelerate launch``, die with the launcher. torchrun starts each process in a
+    session of its own, so a launcher killed by SIGKILL (which it cannot pass on) would leave
+    the processes running, one of them holding the run directory's lock; the kernel kills
+    this process when its parent dies instead (Linux; elsewhere nothing is done)."""
+    if world_size() == 1 or not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() == 1:  # the launcher died before the call
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _state():
@@ -90,15 +107,3 @@ def map_in_order(fn: Callable[[int, T], R], items: Sequence[T]) -> list[R]:
 def my_share(items: Sequence[T]) -> list[T]:
     """The items ``map_in_order`` gives this process."""
     return list(items[rank() :: world_size()])
-
-
-def reduce_sum(values: Sequence[float], device: Any = "cpu") -> list[float]:
-    """The elementwise sum of ``values`` over all ranks."""
-    if world_size() == 1:
-        return [float(v) for v in values]
-    import torch
-
-    t = torch.tensor([float(v) for v in values], dtype=torch.float64, device=device)
-    _state()
-    torch.distributed.all_reduce(t)
-    return t.tolist()
