@@ -63,30 +63,42 @@ def follow_launcher() -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def _state():
-    """accelerate's process state (it joins the process group on first use)."""
-    import torch
-    from accelerate import PartialState
+_GROUP = None
 
-    # processes on the CPU (``--cpu``, or a host without a GPU) talk through gloo
-    cpu = os.environ.get("ACCELERATE_USE_CPU", "").lower() == "true"
-    return PartialState(cpu=cpu or not torch.cuda.is_available(), timeout=WAIT)
+
+def _group():
+    """The process group the ranks coordinate through: gloo, on the CPU, so that ranks waiting
+    for rank 0 (an expert, an inference server on their GPUs) hold no GPU collective spinning;
+    accelerate's state joins the default group first (nccl on GPUs, gloo on CPUs)."""
+    global _GROUP
+    if _GROUP is None:
+        import torch
+        import torch.distributed as dist
+        from accelerate import PartialState
+
+        # processes on the CPU (``--cpu``, or a host without a GPU) train through gloo too
+        cpu = os.environ.get("ACCELERATE_USE_CPU", "").lower() == "true"
+        PartialState(cpu=cpu or not torch.cuda.is_available(), timeout=WAIT)
+        gloo = dist.get_backend() == "gloo"
+        _GROUP = dist.GroupMember.WORLD if gloo else dist.new_group(backend="gloo", timeout=WAIT)
+    return _GROUP
 
 
 def barrier() -> None:
     if world_size() > 1:
-        _state().wait_for_everyone()
+        import torch.distributed as dist
+
+        dist.barrier(group=_group())
 
 
 def on_main(fn: Callable[[], R]) -> R:
     """``fn()`` run by rank 0 alone; every rank returns its result (picklable)."""
     if world_size() == 1:
         return fn()
-    from accelerate.utils import broadcast_object_list
+    import torch.distributed as dist
 
     box = [fn() if is_main() else None]
-    _state()
-    broadcast_object_list(box, from_process=0)
+    dist.broadcast_object_list(box, src=0, group=_group())
     return box[0]
 
 
@@ -98,10 +110,11 @@ def map_in_order(fn: Callable[[int, T], R], items: Sequence[T]) -> list[R]:
     mine = [(i, fn(i, items[i])) for i in range(r, len(items), n)]
     if n == 1:
         return [y for _, y in mine]
-    from accelerate.utils import gather_object
+    import torch.distributed as dist
 
-    _state()
-    return [y for _, y in sorted(gather_object(mine), key=lambda p: p[0])]
+    shares: list = [None] * n
+    dist.all_gather_object(shares, mine, group=_group())
+    return [y for _, y in sorted((p for share in shares for p in share), key=lambda p: p[0])]
 
 
 def my_share(items: Sequence[T]) -> list[T]:

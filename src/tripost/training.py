@@ -314,25 +314,17 @@ def _output_head(model, accelerator, cfg: TrainConfig):
 
 
 def _deepspeed_settings(accelerator, cfg: TrainConfig) -> None:
-    """Fill what a DeepSpeed config leaves to the trainer (``auto``): the micro-batch, the
-    accumulation steps and clipping are ours (DeepSpeed steps the optimizer itself, in
-    ``accelerator.backward`` at the step's last micro-batch)."""
+    """What a DeepSpeed config cannot know: the micro-batch and the accumulation steps are
+    tripost's (DeepSpeed steps the optimizer itself, in ``accelerator.backward`` at a step's
+    last micro-batch, so its count must be ours), and clipping unless the config sets it.
+    accelerate derives ``train_batch_size`` from them."""
     if accelerator.distributed_type != DistributedType.DEEPSPEED:
         return
     ds = accelerator.state.deepspeed_plugin.deepspeed_config
-    ours = {
-        "train_micro_batch_size_per_gpu": cfg.micro_batch_size,
-        "gradient_accumulation_steps": accelerator.gradient_accumulation_steps,
-        "gradient_clipping": cfg.grad_clip,
-    }
-    for key, value in ours.items():
-        if ds.get(key, "auto") == "auto":
-            ds[key] = value
-    ds["train_batch_size"] = (
-        ds["train_micro_batch_size_per_gpu"]
-        * ds["gradient_accumulation_steps"]
-        * accelerator.num_processes
-    )
+    ds["train_micro_batch_size_per_gpu"] = cfg.micro_batch_size
+    ds["gradient_accumulation_steps"] = accelerator.gradient_accumulation_steps
+    if ds.get("gradient_clipping", "auto") == "auto":
+        ds["gradient_clipping"] = cfg.grad_clip
 
 
 def _full_state(accelerator, loss_model) -> dict | None:
