@@ -414,6 +414,7 @@ def train_sft(rd: RunDir, task: Task, cfg: RunConfig) -> dict:
     m = cfg.model
     if m.path:
         dtype = model_dtype(cfg, train=True)
+        torch.manual_seed(cfg.seed)  # new LoRA adapters start from the run's seed, on every rank
         policy = load_policy(m.path, dtype, m.trust_remote_code, m.lora, device=m.device)
     else:  # a ``word`` tokenizer takes its words from the training texts
         texts = (s.text for s in samples)

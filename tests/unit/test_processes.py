@@ -80,3 +80,29 @@ def test_a_pinned_gpu_is_refused_under_several_processes(monkeypatch):
     with pytest.raises(ModelLoadError, match="puts every process of the run on one GPU"):
         resolve_device("cuda:0")
     assert resolve_device("cpu").type == "cpu"
+
+
+def test_new_lora_adapters_start_from_the_run_seed(tmp_path):
+    """Every rank (and every re-run) builds the same adapters: their random init is seeded."""
+    from safetensors.torch import load_file
+
+    from tests.real_model import build_checkpoint, task_texts
+    from tripost.loop import make_data, train_sft
+    from tripost.tasks import get_task
+
+    task = get_task("multistep_arithmetic")
+    ckpt = build_checkpoint(tmp_path / "ckpt", task_texts(task, 40))
+    text = RUN.replace(
+        "model: {tiny: {hidden_size: 16, num_layers: 1, num_heads: 2, intermediate_size: 32}}",
+        f"model: {{path: {ckpt}, dtype: float32, lora: {{r: 2, target_modules: [q_proj]}}}}",
+    ).replace("steps: 1, batch_size: 4", "steps: 0, batch_size: 4")
+    weights = []
+    for name in ("a", "b"):
+        rd = RunDir(tmp_path / name)
+        cfg = load_config(None, yaml.safe_load(text))
+        make_data(rd, task, cfg)
+        train_sft(rd, task, cfg)
+        weights.append(load_file(tmp_path / name / "checkpoints/sft/adapter_model.safetensors"))
+    assert weights[0].keys() == weights[1].keys() and weights[0]
+    assert all(weights[0][k].equal(weights[1][k]) for k in weights[0])
+    assert any(w.abs().sum() > 0 for w in weights[0].values())  # a random init, not zeros
