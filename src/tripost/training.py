@@ -119,6 +119,8 @@ def chunked_weighted_sft_loss(
     B x T x vocabulary. Equal to the plain loss up to float rounding (tested).
     """
     keep = weights.flatten() != 0
+    if not keep.any():  # one position at weight 0 keeps every parameter in the graph (DDP
+        keep[0] = True  # waits for the gradient of each; backward needs a graph at all)
     h = hidden.flatten(0, 1)[keep]
     y, w = labels.flatten()[keep], weights.flatten()[keep]
     total = hidden.new_zeros((), dtype=torch.float32)
