@@ -153,10 +153,9 @@ def stage(rd: RunDir, name: str, fn, force: bool = False, main: bool = False) ->
     t0 = time.time()
     with current_stage(name), logging_to(rd.root if rd.writer else None, name):
         info = (processes.on_main(fn) if main else fn()) or {}
-    if not main:  # the stage's models are garbage now: hand their GPU memory back on every rank
-        gc.collect()
-        if torch.cuda.is_available() and torch.cuda.is_initialized():
-            torch.cuda.empty_cache()
+    if not main and torch.cuda.is_available() and torch.cuda.is_initialized():
+        gc.collect()  # the stage's models are garbage: hand their GPU memory back, on every rank
+        torch.cuda.empty_cache()
     info["seconds"] = round(time.time() - t0, 2)
     rd.mark(name, info)
     log_summary(log, name, info)
