@@ -156,14 +156,29 @@ def test_two_processes_killed_and_relaunched_equal_one_process(ckpt, tmp_path):
         assert resumed[name]["final_loss"] == pytest.approx(ref[name]["final_loss"], rel=1e-5)
 
 
-NO_SYNC = """
+SCRIPT = """
 import json
 import torch
 from accelerate import Accelerator
 from torch.distributed.algorithms.ddp_comm_hooks.default_hooks import allreduce_hook
+from tripost import processes
 from tripost.policy.model import TinyModelConfig, build_tiny_policy
 from tripost.training import Sample, TrainConfig, train_policy
 
+# who computes what
+computed = []
+
+
+def work(i, x):
+    computed.append(i)
+    return [x * 10, processes.rank()]
+
+
+out = processes.map_in_order(work, list(range(5)))
+main = processes.on_main(processes.rank)
+print("SHARDS", json.dumps({"rank": processes.rank(), "computed": computed, "out": out, "main": main}))
+
+# how often data-parallel training reduces gradients
 reduces = []
 prepare_model = Accelerator.prepare_model
 
@@ -192,16 +207,34 @@ print("REDUCES", json.dumps(counts))
 """
 
 
-def test_data_parallel_training_reduces_once_per_optimizer_step(tmp_path):
+@pytest.fixture(scope="module")
+def two_processes(tmp_path_factory) -> dict[str, list]:
+    """SCRIPT's lines, by tag, from two processes under `accelerate launch`."""
+    script = tmp_path_factory.mktemp("script") / "two.py"
+    script.write_text(SCRIPT)
+    done = subprocess.run(launch(str(script)), env=ENV, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines: dict[str, list] = {}
+    for line in done.stdout.splitlines():
+        tag, _, payload = line.partition(" ")
+        if tag in ("SHARDS", "REDUCES"):
+            lines.setdefault(tag, []).append(json.loads(payload))
+    return lines
+
+
+def test_each_process_computes_its_share_and_all_get_every_result_in_order(two_processes):
+    shards = sorted(two_processes["SHARDS"], key=lambda d: d["rank"])
+    assert [d["computed"] for d in shards] == [[0, 2, 4], [1, 3]]
+    for d in shards:
+        assert d["out"] == [[0, 0], [10, 1], [20, 0], [30, 1], [40, 0]]
+        assert d["main"] == 0  # rank 0's result, on every rank
+
+
+def test_data_parallel_training_reduces_once_per_optimizer_step(two_processes):
     """Each process takes 2 samples of a 4-sample step: in micro-batches of 1 (accumulating
     over 2) the gradient is reduced as often as in micro-batches of 2 (the same single bucket
     of this small model per step), not twice as often."""
-    script = tmp_path / "no_sync.py"
-    script.write_text(NO_SYNC)
-    done = subprocess.run(launch(str(script)), env=ENV, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr[-3000:]
-    lines = [ln for ln in done.stdout.splitlines() if ln.startswith("REDUCES ")]
-    assert len(lines) == 2  # one per process
-    for line in lines:
-        counts = json.loads(line.split(" ", 1)[1])
-        assert counts["1"] == counts["2"] > 0
+    counts = two_processes["REDUCES"]
+    assert len(counts) == 2  # one line per process
+    for c in counts:
+        assert c["1"] == c["2"] > 0
