@@ -490,8 +490,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
         raise ConfigError(f"--seeds: must be at least 1, got {args.seeds}")
     # --methods, else the config's methods, else all of them
     result = run_compare(cfg, args.output, args.seeds, cfg.methods or list(METHODS))
-    print(markdown(result))
-    print(f"wrote {args.output}/compare.json, {args.output}/compare.md, {args.output}/compare.png")
+    from tripost import processes
+
+    if processes.is_main():  # under `accelerate launch` rank 0 speaks for the runs
+        print(markdown(result))
+        print(
+            f"wrote {args.output}/compare.json, {args.output}/compare.md, {args.output}/compare.png"
+        )
     return 0
 
 
