@@ -76,9 +76,11 @@ def _group():
         import torch.distributed as dist
         from accelerate import PartialState
 
-        # processes on the CPU (``--cpu``, or a host without a GPU) train through gloo too
+        # processes on the CPU (``--cpu``, or a host without a GPU) train through gloo too, and
+        # then coordinate through the default group; training on GPUs keeps NCCL's own timeout
         cpu = os.environ.get("ACCELERATE_USE_CPU", "").lower() == "true"
-        PartialState(cpu=cpu or not torch.cuda.is_available(), timeout=WAIT)
+        cpu = cpu or not torch.cuda.is_available()
+        PartialState(cpu=cpu, **({"timeout": WAIT} if cpu else {}))
         gloo = dist.get_backend() == "gloo"
         _GROUP = dist.GroupMember.WORLD if gloo else dist.new_group(backend="gloo", timeout=WAIT)
     return _GROUP
