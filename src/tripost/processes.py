@@ -11,7 +11,7 @@ which process does what (README, "Scaling out"):
   hands every rank all the outputs in the original order;
 - training is data-parallel through accelerate (``training.py``).
 
-Without ``accelerate launch`` (``WORLD_SIZE`` unset or 1) every helper runs its work in this
+Without ``accelerate launch`` (``WORLD_SIZE`` or MPI's size unset or 1) every helper runs its work in this
 process and nothing of ``torch.distributed`` is touched.
 """
 
@@ -32,12 +32,21 @@ R = TypeVar("R")
 WAIT = timedelta(hours=24)
 
 
+def _env_int(names: tuple[str, ...], default: int) -> int:
+    """The first of ``names`` set in the environment: torchrun's, else MPI's (accelerate's
+    ``--cpu`` launcher runs several processes through ``mpirun``)."""
+    for name in names:
+        if os.environ.get(name, "").strip():
+            return int(os.environ[name])
+    return default
+
+
 def world_size() -> int:
-    return int(os.environ.get("WORLD_SIZE", "1"))
+    return _env_int(("WORLD_SIZE", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE"), 1)
 
 
 def rank() -> int:
-    return int(os.environ.get("RANK", "0"))
+    return _env_int(("RANK", "PMI_RANK", "OMPI_COMM_WORLD_RANK", "MV2_COMM_WORLD_RANK"), 0)
 
 
 def is_main() -> bool:
@@ -45,7 +54,13 @@ def is_main() -> bool:
 
 
 def local_rank() -> int:
-    return int(os.environ.get("LOCAL_RANK", "0"))
+    names = (
+        "LOCAL_RANK",
+        "MPI_LOCALRANKID",
+        "OMPI_COMM_WORLD_LOCAL_RANK",
+        "MV2_COMM_WORLD_LOCAL_RANK",
+    )
+    return _env_int(names, 0)
 
 
 def follow_launcher() -> None:
