@@ -323,10 +323,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from tripost import progress
+    from tripost import processes, progress
 
     progress.configure(False if args.quiet else (True if args.progress else None))
     level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
+    processes.follow_launcher()
+    if not processes.is_main():  # under `accelerate launch` rank 0 speaks for the run
+        progress.configure(False)
+        level = logging.ERROR
     logging.basicConfig(
         level=level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -486,20 +490,27 @@ def cmd_compare(args: argparse.Namespace) -> int:
         raise ConfigError(f"--seeds: must be at least 1, got {args.seeds}")
     # --methods, else the config's methods, else all of them
     result = run_compare(cfg, args.output, args.seeds, cfg.methods or list(METHODS))
-    print(markdown(result))
-    print(f"wrote {args.output}/compare.json, {args.output}/compare.md, {args.output}/compare.png")
+    from tripost import processes
+
+    if processes.is_main():  # under `accelerate launch` rank 0 speaks for the runs
+        print(markdown(result))
+        print(
+            f"wrote {args.output}/compare.json, {args.output}/compare.md, {args.output}/compare.png"
+        )
     return 0
 
 
 def _run(cfg: RunConfig, out: str, report_to: str | None = None) -> int:
-    from tripost import tracking
+    from tripost import processes, tracking
     from tripost.loop import run_tripost
 
-    tracking.configure(report_to)
+    tracking.configure(report_to if processes.is_main() else None)
     try:
         report = run_tripost(cfg, out)
     finally:
         tracking.finish()
+    if not processes.is_main():
+        return 0
     from tripost.report import summary_text
 
     print(summary_text(report))

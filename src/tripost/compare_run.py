@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from tripost import compare
+from tripost import compare, processes
 from tripost.config import RunConfig
 from tripost.methods import FAMILIES, checkpoint, ordered
 from tripost.report import atomic_plot
@@ -37,11 +37,14 @@ def run_compare(cfg: RunConfig, out: str | Path, seeds: int, methods: list[str])
         log.info("compare: seed %d (%d of %d) in %s", s, i + 1, seeds, dirs[s])
         run_tripost(cfg.model_copy(update={"seed": s, "methods": methods}), dirs[s])
     result = collect(dirs, methods, cfg)
-    rd = RunDir(root)
+    processes.on_main(lambda: write_compare(RunDir(root), result))  # under `accelerate launch`
+    return result
+
+
+def write_compare(rd: RunDir, result: dict) -> None:
     rd.write_json("compare.json", result)
     rd.write_text("compare.md", compare.markdown(result))
     atomic_plot(rd, "compare.png", lambda path: plot(result, path))
-    return result
 
 
 def collect(dirs: dict[int, Path], methods: list[str], cfg: RunConfig) -> dict:

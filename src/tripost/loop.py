@@ -7,16 +7,20 @@ a run holds the ones its config names):
 iter{t}/train -> eval/iter{t}] for t = 1..T -> the same for auto_iter{t} (tripost_auto) ->
 sft_more/train -> eval/sft_more -> sft_si_demos/{demos,train} -> eval/sft_si_demos ->
 lmsi/{samples,train_set,train} -> eval/lmsi -> report``.
+
+Under ``accelerate launch`` every process runs this loop (``processes.py`` says who does what):
+rank 0 owns the run directory and runs the stages marked ``main`` alone (data, editing,
+post-processing, expert demonstrations, the report); generation stages are sharded across the
+processes and training is data-parallel; what is done is rank 0's view, broadcast at each stage.
 """
 
 from __future__ import annotations
 
 import functools
+import gc
 import json
 import logging
-import os
 import random
-import shutil
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -28,7 +32,7 @@ import yaml
 from transformers import AutoTokenizer
 from transformers.utils import logging as hf_logging
 
-from tripost import lmsi
+from tripost import lmsi, processes
 from tripost.config import ConfigError, RunConfig, dump_config
 from tripost.editing import EditRecord, edit_rollouts
 from tripost.evaluation import bucket_rows, outcome_json, result_rows, self_improve
@@ -53,7 +57,7 @@ from tripost.policy.prompting import PromptFormat
 from tripost.postprocess import build_train_set
 from tripost.progress import current_stage, log_summary
 from tripost.report import write_report
-from tripost.rundir import RunDir, RunDirError
+from tripost.rundir import RunDir, RunDirError, open_run_dir
 from tripost.si_demos import build_si_demos
 from tripost.tasks import Task, get_task, read_problems
 from tripost.tracking import logging_to
@@ -70,7 +74,8 @@ def run_tripost(cfg: RunConfig, out: str | Path) -> dict:
     task = get_task(cfg.task, **cfg.task_options)  # a bad task fails before anything is written
     methods = cfg.run_methods()
     _check_matched(cfg, methods)
-    rd = RunDir(out, lock=True)  # one writer per run directory
+    _check_processes(cfg)
+    rd = open_run_dir(out)  # one writer per run directory: rank 0
     try:
         return _run_locked(rd, task, cfg, methods)
     finally:
@@ -79,7 +84,10 @@ def run_tripost(cfg: RunConfig, out: str | Path) -> dict:
 
 def record_host_speed(rd: RunDir, cfg: RunConfig) -> None:
     """Append this invocation's host speed (bf16 matmul GFLOP/s, about a second to measure) to
-    the manifest, so that the report puts the stage times next to the speed they ran at."""
+    the manifest, so that the report puts the stage times next to the speed they ran at
+    (rank 0's host under ``accelerate launch``)."""
+    if not processes.is_main():
+        return
     speed = host_speed(resolve_device(cfg.model.device))
     log.info("host speed: %s", describe(speed))
     rd.manifest.setdefault("host_speed", []).append(speed)
@@ -87,40 +95,37 @@ def record_host_speed(rd: RunDir, cfg: RunConfig) -> None:
 
 
 def _run_locked(rd: RunDir, task: Task, cfg: RunConfig, methods: list[str]) -> dict:
-    _check_same_config(rd, cfg)
+    processes.on_main(lambda: _check_same_config(rd, cfg))
     if cfg.model.threads:
         torch.set_num_threads(cfg.model.threads)
     record_host_speed(rd, cfg)
-    stage(rd, "data", lambda: make_data(rd, task, cfg))
+    stage(rd, "data", lambda: make_data(rd, task, cfg), main=True)
     stage(rd, "sft", lambda: train_sft(rd, task, cfg))
     if "sft" in methods:
-        stage(rd, "eval/sft", lambda: evaluate(rd, task, cfg, "sft", "sft", 0))
+        eval_stage(rd, task, cfg, "sft", "sft", 0)
     for family in ("tripost", "tripost_auto"):
         if family in methods:
             for t in range(1, cfg.iterations + 1):
                 run_iteration(rd, task, cfg, Iteration(family, t), methods)
+    # a compute-matched method reads its step count inside its stage, from the manifest that
+    # every rank has just been given
+    steps = functools.partial(matched_steps, rd, cfg, methods)
     if "sft_more" in methods:
-        steps = matched_steps(rd, cfg, methods)
-        stage(rd, "sft_more/train", lambda: train_sft_more(rd, task, cfg, steps))
-        stage(rd, "eval/sft_more", lambda: evaluate(rd, task, cfg, "sft_more", "sft_more", 0))
+        stage(rd, "sft_more/train", lambda: train_sft_more(rd, task, cfg, steps()))
+        eval_stage(rd, task, cfg, "sft_more", "sft_more", 0)
     if "sft_si_demos" in methods:
-        stage(rd, "sft_si_demos/demos", lambda: si_demos_stage(rd, task, cfg))
-        steps = matched_steps(rd, cfg, methods)
-        stage(rd, "sft_si_demos/train", lambda: train_matched(rd, cfg, "sft_si_demos", steps, 11))
-        stage(
-            rd,
-            "eval/sft_si_demos",
-            lambda: evaluate(rd, task, cfg, "sft_si_demos", "sft_si_demos", 0),
-        )
+        stage(rd, "sft_si_demos/demos", lambda: si_demos_stage(rd, task, cfg), main=True)
+        stage(rd, "sft_si_demos/train", lambda: train_matched(rd, cfg, "sft_si_demos", steps(), 11))
+        eval_stage(rd, task, cfg, "sft_si_demos", "sft_si_demos", 0)
     if "lmsi" in methods:
         stage(rd, "lmsi/samples", lambda: lmsi_samples_stage(rd, task, cfg))
-        stage(rd, "lmsi/train_set", lambda: lmsi_train_set_stage(rd, task, cfg))
-        steps = matched_steps(rd, cfg, methods)
-        stage(rd, "lmsi/train", lambda: train_matched(rd, cfg, "lmsi", steps, 13))
-        stage(rd, "eval/lmsi", lambda: evaluate(rd, task, cfg, "lmsi", "lmsi", 0))
+        stage(rd, "lmsi/train_set", lambda: lmsi_train_set_stage(rd, task, cfg), main=True)
+        stage(rd, "lmsi/train", lambda: train_matched(rd, cfg, "lmsi", steps(), 13))
+        eval_stage(rd, task, cfg, "lmsi", "lmsi", 0)
     # a run resumed with other methods rewrites its report
     again = rd.info("report").get("methods", methods) != methods
-    stage(rd, "report", lambda: {**write_report(rd, cfg), "methods": methods}, force=again)
+    report = lambda: {**write_report(rd, cfg), "methods": methods}  # noqa: E731
+    stage(rd, "report", report, force=again, main=True)
     return rd.read_json("report.json")
 
 
@@ -135,28 +140,62 @@ def run_iteration(
     if it.family == "tripost_auto" and it.t == 1 and "tripost" in methods:
         edits = Iteration("tripost", 1).name
     else:
-        stage(rd, f"{n}/rollouts", lambda: sample_rollouts(rd, task, cfg, it))
-        stage(rd, f"{n}/edit", lambda: edit_stage(rd, task, cfg, n))
-    stage(rd, f"{n}/train_set", lambda: train_set_stage(rd, task, cfg, it, edits))
+        server = cfg.rollout.backend == "server"  # a server stage runs on rank 0 alone
+        stage(rd, f"{n}/rollouts", lambda: sample_rollouts(rd, task, cfg, it), main=server)
+        stage(rd, f"{n}/edit", lambda: edit_stage(rd, task, cfg, n), main=True)
+    stage(rd, f"{n}/train_set", lambda: train_set_stage(rd, task, cfg, it, edits), main=True)
     stage(rd, f"{n}/train", lambda: train_stage(rd, cfg, it))
-    stage(rd, f"eval/{n}", lambda: evaluate(rd, task, cfg, n, it.family, it.t))
+    eval_stage(rd, task, cfg, n, it.family, it.t)
 
 
-def stage(rd: RunDir, name: str, fn, force: bool = False) -> None:
+def eval_stage(rd: RunDir, task: Task, cfg: RunConfig, ckpt: str, method: str, t: int) -> None:
+    """Stage ``eval/<ckpt>``: sharded across the processes, or on rank 0 alone through a
+    server."""
+    fn = functools.partial(evaluate, rd, task, cfg, ckpt, method, t)
+    stage(rd, f"eval/{ckpt}", fn, main=cfg.eval.backend == "server")
+
+
+def stage(rd: RunDir, name: str, fn, force: bool = False, main: bool = False) -> None:
+    """Run stage ``name`` unless the manifest says it finished. Every process runs ``fn``
+    (sharded generation, data-parallel training; rank 0 writes), or with ``main`` rank 0 alone
+    runs it while the others wait for its figures. Whether the stage is done is rank 0's view,
+    given to every rank with its manifest."""
+    todo, rd.manifest = processes.on_main(lambda: (_todo(rd, name, force), rd.manifest))
+    if not todo:
+        return
+    log.info("[%s] starting", name)
+    t0 = time.time()
+    with current_stage(name), logging_to(rd.root if rd.writer else None, name):
+        info = (processes.on_main(fn) if main else fn()) or {}
+    if not main and torch.cuda.is_available() and torch.cuda.is_initialized():
+        gc.collect()  # the stage's models are garbage: hand their GPU memory back, on every rank
+        torch.cuda.empty_cache()
+    info["seconds"] = round(time.time() - t0, 2)
+    rd.mark(name, info)
+    log_summary(log, name, info)
+
+
+def _todo(rd: RunDir, name: str, force: bool) -> bool:
+    """Whether stage ``name`` must run: not finished, forced, or an output of it is gone."""
     missing = rd.missing_outputs(name) or _missing_checkpoint(rd, name)
     if rd.done(name) and missing:
         log.warning("[%s] %s is gone: redoing the stage", name, ", ".join(missing))
         rd.forget(name)
     if rd.done(name) and not force:
         log.info("[%s] already finished: skipping", name)
-        return
-    log.info("[%s] starting", name)
-    t0 = time.time()
-    with current_stage(name), logging_to(rd.root, name):
-        info = fn() or {}
-    info["seconds"] = round(time.time() - t0, 2)
-    rd.mark(name, info)
-    log_summary(log, name, info)
+        return False
+    return True
+
+
+def _check_processes(cfg: RunConfig) -> None:
+    """Each process takes an equal share of an optimizer step's samples."""
+    n = processes.world_size()
+    for name, train in (("sft", cfg.sft), ("train", cfg.train)):
+        if train.batch_size % n:
+            raise ConfigError(
+                f"{name}.batch_size: {train.batch_size} is not a multiple of the {n} processes "
+                "(each process takes an equal share of an optimizer step's samples)"
+            )
 
 
 def _missing_checkpoint(rd: RunDir, name: str) -> list[str]:
@@ -352,19 +391,15 @@ def prompt_format(cfg: RunConfig, policy: Policy) -> PromptFormat:
 
 def save_checkpoint(rd: RunDir, policy: Policy, name: str, cfg: RunConfig | None = None) -> None:
     """Write a checkpoint under a temporary name and rename it (nothing half-written is left
-    when saving fails)."""
-    final = rd.root / "checkpoints" / name
-    tmp = final.with_name(f".{name}.{os.getpid()}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
+    when saving fails); rank 0 writes it (``RunDir.write_dir``)."""
+
+    def fill(tmp: Path) -> None:
         policy.save(tmp)
         if cfg is not None:  # how to prompt it, for `tripost eval`
             info = {"prompt": cfg.prompt.model_dump()}
             (tmp / "tripost.json").write_text(json.dumps(info, indent=2) + "\n")
-        shutil.rmtree(final, ignore_errors=True)
-        tmp.rename(final)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+
+    rd.write_dir(f"checkpoints/{name}", fill)
 
 
 def gold_samples(task: Task, problems: list[Problem], weights: LossWeights) -> list[Sample]:
@@ -392,6 +427,7 @@ def train_sft(rd: RunDir, task: Task, cfg: RunConfig) -> dict:
     m = cfg.model
     if m.path:
         dtype = model_dtype(cfg, train=True)
+        torch.manual_seed(cfg.seed)  # new LoRA adapters start from the run's seed, on every rank
         policy = load_policy(m.path, dtype, m.trust_remote_code, m.lora, device=m.device)
     else:  # a ``word`` tokenizer takes its words from the training texts
         texts = (s.text for s in samples)
@@ -447,7 +483,7 @@ def sample_rollouts(rd: RunDir, task: Task, cfg: RunConfig, it: Iteration) -> di
         f"{it.name}/rollouts.jsonl",
         ({"problem": p.to_json(), "rollout": o} for p, o in zip(window, outs)),
     )
-    rd.path(f"{it.name}/rollouts.partial.jsonl").unlink(missing_ok=True)
+    rd.remove(f"{it.name}/rollouts.partial.jsonl")
     return {"rollouts": len(outs), "tokens": sum(len(o) for o in outs), **info}
 
 
@@ -561,7 +597,7 @@ def evaluate(
         outcomes = self_improve(policy, task, problems, cfg.eval, fmt)
         del policy
     rd.write_jsonl(f"eval/{ckpt}.jsonl", (outcome_json(o) for o in outcomes))
-    rd.path(f"eval/{ckpt}.partial.jsonl").unlink(missing_ok=True)
+    rd.remove(f"eval/{ckpt}.partial.jsonl")
     rows = result_rows(method, iteration, outcomes)
     rd.write_json(
         f"eval/{ckpt}.metrics.json",

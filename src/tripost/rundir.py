@@ -10,6 +10,10 @@ silent partial resume. JSON is strict: NaN and infinities are written as ``null`
 One run directory has one writer: ``RunDir(..., lock=True)`` takes ``run.lock`` (an exclusive
 ``flock`` on a file holding the owner's pid). A second process refuses at once with a line naming
 the holder; a lock left by a process that died is stale and is taken over.
+
+Under ``accelerate launch`` the writer is rank 0 (``open_run_dir``); the other ranks read the
+same directory through ``RunDir(..., writer=False)``, whose writes are skipped, so they never
+write into it (not even a temporary name).
 """
 
 from __future__ import annotations
@@ -18,12 +22,15 @@ import json
 import logging
 import math
 import os
+import shutil
 import socket
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
+
+from tripost import processes
 
 try:
     import fcntl
@@ -79,12 +86,29 @@ def tmp_name(path: str | Path) -> Path:
     return path.with_name(f".{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp{path.suffix}")
 
 
+def open_run_dir(root: str | Path) -> RunDir:
+    """The run directory as this process sees it: rank 0 (the only process without
+    ``accelerate launch``) takes the lock and writes; the other ranks open it once rank 0 has,
+    read-only."""
+    if processes.is_main():
+        rd = RunDir(root, lock=True)
+        processes.barrier()
+        return rd
+    processes.barrier()
+    return RunDir(root, writer=False)
+
+
 class RunDir:
-    def __init__(self, root: str | Path, lock: bool = False) -> None:
+    """``writer=False``: a read-only view (the ranks other than 0 of a multi-process run):
+    the write methods change the in-memory manifest only and leave the disk alone."""
+
+    def __init__(self, root: str | Path, lock: bool = False, writer: bool = True) -> None:
         self.root = Path(root)
+        self.writer = writer
         if self.root.exists() and not self.root.is_dir():
             raise RunDirError(f"{self.root}: exists and is not a directory; give another --out")
-        self.root.mkdir(parents=True, exist_ok=True)
+        if writer:
+            self.root.mkdir(parents=True, exist_ok=True)
         self._lock_fd: int | None = None
         if lock:
             self.acquire()
@@ -144,7 +168,8 @@ class RunDir:
 
     def path(self, rel: str) -> Path:
         p = self.root / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
+        if self.writer:
+            p.parent.mkdir(parents=True, exist_ok=True)
         return p
 
     def done(self, stage: str) -> bool:
@@ -182,7 +207,30 @@ class RunDir:
     # ------------------------------------------------------------------ files
 
     def write_text(self, rel: str, text: str) -> Path:
+        if not self.writer:
+            return self.root / rel
         return atomic_write(self.path(rel), text)
+
+    def write_dir(self, rel: str, fill: Callable[[Path], None]) -> Path:
+        """Write a directory (a checkpoint): ``fill(tmp)`` writes it under a temporary name
+        unique to this writer, which then replaces ``rel``; nothing half-written is left when
+        ``fill`` fails."""
+        final = self.root / rel
+        if not self.writer:
+            return final
+        tmp = tmp_name(self.path(rel))
+        try:
+            fill(tmp)
+            shutil.rmtree(final, ignore_errors=True)
+            tmp.rename(final)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return final
+
+    def remove(self, rel: str) -> None:
+        """Delete a file of the run directory if it exists (a stage's partial output)."""
+        if self.writer:
+            (self.root / rel).unlink(missing_ok=True)
 
     def write_json(self, rel: str, obj: Any) -> Path:
         return self.write_text(rel, dumps(obj, indent=2) + "\n")

@@ -113,14 +113,16 @@ class _Sink:
 
 
 @contextlib.contextmanager
-def logging_to(root: str | Path, stage: str) -> Iterator[None]:
-    """Write the curves logged inside to ``root/logs/<stage>.jsonl``."""
+def logging_to(root: str | Path | None, stage: str) -> Iterator[None]:
+    """Write the curves logged inside to ``root/logs/<stage>.jsonl`` (None: nowhere, e.g. the
+    ranks of a multi-process run that do not write the run directory)."""
     global _sink
-    before, _sink = _sink, _Sink(Path(root), stage)
+    before, _sink = _sink, None if root is None else _Sink(Path(root), stage)
     try:
         yield
     finally:
-        _sink.close()
+        if _sink is not None:
+            _sink.close()
         _sink = before
 
 

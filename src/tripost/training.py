@@ -7,6 +7,11 @@ when the sample ends a trajectory so the model learns to stop.
 
 The loss is normalised by the number of supervised tokens of the whole optimizer step, so
 splitting a step into micro-batches (or processes) does not change the gradient.
+
+Under ``accelerate launch`` training is data-parallel (DDP, or FSDP / DeepSpeed ZeRO from the
+accelerate config): each process takes an equal share of every step's samples, gradients are
+reduced once per optimizer step (not per micro-batch), and the full weights are gathered for
+the checkpoint rank 0 saves.
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from accelerate import Accelerator
+from accelerate import Accelerator, PartialState
+from accelerate.utils import DistributedType
 from pydantic import BaseModel, ConfigDict, Field
 from torch.utils.checkpoint import checkpoint
 
@@ -113,6 +119,8 @@ def chunked_weighted_sft_loss(
     B x T x vocabulary. Equal to the plain loss up to float rounding (tested).
     """
     keep = weights.flatten() != 0
+    if not keep.any():  # one position at weight 0 keeps every parameter in the graph (DDP
+        keep[0] = True  # waits for the gradient of each; backward needs a graph at all)
     h = hidden.flatten(0, 1)[keep]
     y, w = labels.flatten()[keep], weights.flatten()[keep]
     total = hidden.new_zeros((), dtype=torch.float32)
@@ -186,7 +194,15 @@ def train_policy(
     device = policy.device
     if device.type == "cuda" and device.index is not None:
         torch.cuda.set_device(device)
-    accelerator = Accelerator(cpu=device.type == "cpu")
+    n_procs = PartialState(cpu=device.type == "cpu").num_processes
+    if cfg.batch_size % n_procs:
+        raise ValueError(
+            f"batch_size {cfg.batch_size} is not a multiple of the {n_procs} processes"
+        )
+    per_proc = cfg.batch_size // n_procs
+    # gradients are reduced across processes once per optimizer step, after its last micro-batch
+    n_micro = math.ceil(per_proc / cfg.micro_batch_size)
+    accelerator = Accelerator(cpu=device.type == "cpu", gradient_accumulation_steps=n_micro)
     model = policy.model
     trainable = [p for p in model.parameters() if p.requires_grad]
     if not trainable:
@@ -196,15 +212,15 @@ def train_policy(
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         model.config.use_cache = False
     optim = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    model, optim = accelerator.prepare(model, optim)
+    _deepspeed_settings(accelerator, cfg)
+    loss_model = PolicyLoss(model, _output_head(model, accelerator, cfg), cfg.loss_chunk)
+    loss_model, optim = accelerator.prepare(loss_model, optim)
     tok = policy.tokenizer
     bos = policy.bos_ids() if prompt_format is None or prompt_format.add_bos else []
     if prompt_format is not None:
         samples = [prompt_format.sample(s) for s in samples]
     encoded = [encode_sample(s, tok, cfg.max_length, bos) for s in samples]
     total = cfg.steps or max(1, math.ceil(cfg.epochs * len(encoded) / cfg.batch_size))
-    per_proc = cfg.batch_size // accelerator.num_processes
-    head = _output_head(accelerator.unwrap_model(model), accelerator, cfg)
     rng = random.Random(seed)
     order: list[int] = []
     t0, tokens, losses = time.time(), 0, []
@@ -214,17 +230,16 @@ def train_policy(
             order += rng.sample(range(len(encoded)), len(encoded))
         batch = order[: cfg.batch_size]
         del order[: cfg.batch_size]
-        mine = batch[
-            accelerator.process_index * per_proc : (accelerator.process_index + 1) * per_proc
-        ]
+        rank = accelerator.process_index
+        mine = batch[rank * per_proc : (rank + 1) * per_proc]
         for group in optim.param_groups:
             group["lr"] = lr_at(step, total, cfg)
-        loss_sum = _optimizer_step(
-            accelerator, model, head, optim, [encoded[i] for i in mine], tok, cfg
+        loss_sum, step_tokens = _optimizer_step(
+            accelerator, loss_model, optim, [encoded[i] for i in mine], tok, cfg
         )
-        tokens += sum(len(encoded[i][0]) for i in mine)
+        tokens += step_tokens
         losses.append(loss_sum)
-        bar.update(1, tokens=sum(len(encoded[i][0]) for i in mine), loss=loss_sum)
+        bar.update(1, tokens=step_tokens, loss=loss_sum)
         log_step(
             step + 1,
             total,
@@ -237,7 +252,8 @@ def train_policy(
             rate = tokens / (time.time() - t0)
             log.info("step %d/%d loss %.4f (%.0f tokens/s)", step + 1, total, loss_sum, rate)
     bar.close()
-    policy.model = accelerator.unwrap_model(model)
+    policy.full_state = _full_state(accelerator, loss_model)
+    policy.model = accelerator.unwrap_model(loss_model).model
     if cfg.gradient_checkpointing:
         policy.model.gradient_checkpointing_disable()
         policy.model.config.use_cache = True
@@ -253,11 +269,37 @@ def train_policy(
     }
 
 
+class PolicyLoss(torch.nn.Module):
+    """The policy and its weighted loss as one module: what accelerate wraps (DDP, FSDP,
+    DeepSpeed), so that the wrapper sees every forward pass, the chunked loss's too (it runs
+    the decoder and the output layer apart, which would bypass a wrapper of the model)."""
+
+    def __init__(self, model: torch.nn.Module, head, chunk: int) -> None:
+        super().__init__()
+        self.model = model
+        self._head, self._chunk = head, chunk  # (decoder, output layer) or None: not modules
+        base = model.get_base_model() if hasattr(model, "get_base_model") else model
+        self._no_split_modules = getattr(base, "_no_split_modules", None)  # FSDP's auto-wrap
+
+    def forward(self, inputs, labels, weights, num_tokens: float) -> torch.Tensor:
+        # Right padding: real tokens never attend to the pads after them, so the causal
+        # mask alone is exact, and it lets attention take its fast path (1.3-1.5x on CPU).
+        if self._head is None:
+            logits = self.model(input_ids=inputs).logits
+            return weighted_sft_loss(logits, labels, weights, num_tokens)
+        decoder, head = self._head
+        hidden = decoder(input_ids=inputs).last_hidden_state
+        return chunked_weighted_sft_loss(hidden, head, labels, weights, num_tokens, self._chunk)
+
+
 def _output_head(model, accelerator, cfg: TrainConfig):
     """(decoder, output layer) of a causal LM for the chunked loss, or None where the chunked
-    loss does not apply: ``loss_chunk: 0``, several processes (the decoder must run through
-    the DDP wrapper), or a model that post-processes its logits (soft-capping, scaling)."""
-    if not cfg.loss_chunk or accelerator.num_processes > 1:
+    loss does not apply: ``loss_chunk: 0``, parameters sharded across processes (FSDP,
+    DeepSpeed: the plain loss through the wrapped model), or a model that post-processes its
+    logits (soft-capping, scaling). One process and DDP take it: it is exact, the loss is a
+    per-token sum divided by the step's token count."""
+    sharded = accelerator.distributed_type in (DistributedType.FSDP, DistributedType.DEEPSPEED)
+    if not cfg.loss_chunk or sharded:
         return None
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     config = base.config
@@ -273,12 +315,38 @@ def _output_head(model, accelerator, cfg: TrainConfig):
     return decoder, head
 
 
-def _optimizer_step(accelerator, model, head, optim, encoded, tok, cfg: TrainConfig) -> float:
-    """One optimizer step over micro-batches; the loss is normalised by the step's token count."""
+def _deepspeed_settings(accelerator, cfg: TrainConfig) -> None:
+    """What a DeepSpeed config cannot know: the micro-batch and the accumulation steps are
+    tripost's (DeepSpeed steps the optimizer itself, in ``accelerator.backward`` at a step's
+    last micro-batch, so its count must be ours), and clipping unless the config sets it.
+    accelerate derives ``train_batch_size`` from them."""
+    if accelerator.distributed_type != DistributedType.DEEPSPEED:
+        return
+    ds = accelerator.state.deepspeed_plugin.deepspeed_config
+    ds["train_micro_batch_size_per_gpu"] = cfg.micro_batch_size
+    ds["gradient_accumulation_steps"] = accelerator.gradient_accumulation_steps
+    if ds.get("gradient_clipping", "auto") == "auto":
+        ds["gradient_clipping"] = cfg.grad_clip
+
+
+def _full_state(accelerator, loss_model) -> dict | None:
+    """The full weights for the checkpoint when they are sharded across processes (FSDP,
+    DeepSpeed): gathered by every rank, held by rank 0 (``Policy.save`` writes them); None
+    when the unwrapped model holds them (one process, DDP)."""
+    if accelerator.distributed_type not in (DistributedType.FSDP, DistributedType.DEEPSPEED):
+        return None
+    state = accelerator.get_state_dict(loss_model)  # unwrapped: keys "model.<name>"
+    return {k.removeprefix("model."): v for k, v in (state or {}).items()}
+
+
+def _optimizer_step(accelerator, model, optim, encoded, tok, cfg: TrainConfig):
+    """One optimizer step over micro-batches; the loss is normalised by the step's token count
+    (all processes). Returns the step's loss and tokens, summed over the processes."""
     n_local = sum(sum(1 for w in ws[1:] if w > 0) for _, ws in encoded)
     n_tokens = accelerator.gather(torch.tensor([n_local], device=accelerator.device)).sum().item()
-    # DDP averages gradients over processes; scale so the result is the global sum / n_tokens
-    scale = accelerator.num_processes
+    # DDP averages gradients over processes and accelerate divides the loss by the
+    # accumulation steps: scale so that the result is the global sum / n_tokens
+    scale = accelerator.num_processes * accelerator.gradient_accumulation_steps
     total = 0.0
     encoded = sorted(encoded, key=lambda e: len(e[0]))  # similar lengths share a micro-batch
     for start in range(0, len(encoded), cfg.micro_batch_size):
@@ -286,22 +354,17 @@ def _optimizer_step(accelerator, model, head, optim, encoded, tok, cfg: TrainCon
             t.to(accelerator.device)
             for t in collate(encoded[start : start + cfg.micro_batch_size], tok.pad_token_id)
         )
-        with autocast_context(accelerator.device, cfg.bf16):
-            # Right padding: real tokens never attend to the pads after them, so the causal
-            # mask alone is exact, and it lets attention take its fast path (1.3-1.5x on CPU).
-            if head is None:
-                logits = model(input_ids=inputs).logits
-                loss = weighted_sft_loss(logits, labels, weights, n_tokens)
-            else:
-                decoder, lm_head = head
-                hidden = decoder(input_ids=inputs).last_hidden_state
-                loss = chunked_weighted_sft_loss(
-                    hidden, lm_head, labels, weights, n_tokens, cfg.loss_chunk
-                )
-        accelerator.backward(loss * scale)
+        # no gradient all-reduce before the step's last micro-batch
+        with accelerator.accumulate(model):
+            with autocast_context(accelerator.device, cfg.bf16):
+                loss = model(inputs, labels, weights, n_tokens)
+            accelerator.backward(loss * scale)
         total += loss.item()
     if cfg.grad_clip:
         accelerator.clip_grad_norm_(model.parameters(), cfg.grad_clip)
     optim.step()
     optim.zero_grad(set_to_none=True)
-    return total
+    n = sum(len(ids) for ids, _ in encoded)
+    local = torch.tensor([total, n], dtype=torch.float64, device=accelerator.device)
+    loss_sum, tokens = accelerator.reduce(local, reduction="sum").tolist()
+    return loss_sum, int(tokens)

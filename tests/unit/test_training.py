@@ -4,6 +4,7 @@ from tripost.policy.model import TinyModelConfig, build_char_tokenizer, build_ti
 from tripost.training import (
     Sample,
     TrainConfig,
+    chunked_weighted_sft_loss,
     collate,
     encode_sample,
     lr_at,
@@ -84,3 +85,16 @@ def test_training_lowers_the_loss_on_a_fixed_sample():
     first = TrainConfig(steps=1, batch_size=4, micro_batch_size=4, lr=0.0, bf16=False, log_every=0)
     after = train_policy(policy, [sample] * 4, first)
     assert stats["steps"] == 60 and after["final_loss"] < 0.5
+
+
+def test_chunked_loss_of_a_micro_batch_without_supervised_tokens_is_zero_with_gradients():
+    """Truncation can leave a micro-batch with no supervised token: its loss is 0 and still
+    reaches every parameter (backward needs a graph; DDP waits for each parameter's gradient)."""
+    torch.manual_seed(0)
+    hidden = torch.randn(2, 5, 8, requires_grad=True)
+    head = torch.nn.Linear(8, 11, bias=False)
+    labels = torch.randint(0, 11, (2, 5))
+    loss = chunked_weighted_sft_loss(hidden, head, labels, torch.zeros(2, 5), 7.0, chunk=4)
+    g_hidden, g_head = torch.autograd.grad(loss, [hidden, head.weight])
+    assert loss.item() == 0.0
+    assert not g_hidden.any() and not g_head.any()

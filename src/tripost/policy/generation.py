@@ -27,6 +27,7 @@ from typing import Literal
 import torch
 from transformers import DynamicCache, GenerationConfig
 
+from tripost import processes
 from tripost.policy.model import Policy
 from tripost.progress import progress
 from tripost.trajectory import FEEDBACK_PREFIX, update_marker
@@ -78,30 +79,43 @@ def generate(
     model.eval()
     device = policy.device
     engine = choose_engine(sampling.engine, device)
-    gen = None
-    if seed is not None and sampling.temperature > 0:
-        gen = torch.Generator(device=device).manual_seed(seed)
-        if engine == "hf":
-            torch.manual_seed(seed)
     stops = sorted(set(policy.stop_ids()) | set(extra_stop_ids))
     bos = policy.bos_ids() if add_bos else []
     encoded = [bos + tok.encode(p, add_special_tokens=False) for p in prompts]
     order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]))
-    out: list[str] = [""] * len(prompts)
-    bar = progress(len(prompts), unit="seq")
     step = max(1, sampling.batch_size)
-    for start in range(0, len(order), step):
-        idx = order[start : start + step]
+    batches = [order[start : start + step] for start in range(0, len(order), step)]
+    bar = progress(sum(len(b) for b in processes.my_share(batches)), unit="seq")
+
+    def decode(k: int, idx: list[int]) -> list[str]:
+        gen = None
+        if seed is not None and sampling.temperature > 0:
+            gen = torch.Generator(device=device).manual_seed(batch_seed(seed, k))
+            if engine == "hf":
+                torch.manual_seed(batch_seed(seed, k))
         batch = [encoded[i] for i in idx]
         if engine == "loop":
             seqs = _generate_batch(model, batch, tok.pad_token_id, stops, sampling, gen, device)
         else:
             seqs = _generate_hf(model, batch, tok.pad_token_id, stops, sampling, device)
-        for i, s in zip(idx, seqs):
-            out[i] = tok.decode(s, skip_special_tokens=True)
         bar.update(len(idx), tokens=sum(len(s) for s in seqs))
+        return [tok.decode(s, skip_special_tokens=True) for s in seqs]
+
+    # under `accelerate launch` each process decodes its share of the batches
+    texts = processes.map_in_order(decode, batches)
     bar.close()
+    out: list[str] = [""] * len(prompts)
+    for idx, batch_texts in zip(batches, texts):
+        for i, text in zip(idx, batch_texts):
+            out[i] = text
     return out
+
+
+def batch_seed(seed: int, k: int) -> int:
+    """The sampling seed of batch ``k`` (batch 0 keeps ``seed``). Each batch has its own
+    generator, so a batch samples the same tokens whichever process decodes it, and a run
+    sharded over N processes samples what one process samples."""
+    return seed + k * 1_000_003
 
 
 def _left_pad(batch_ids: list[list[int]], pad: int, device: torch.device):

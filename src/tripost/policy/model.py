@@ -29,6 +29,8 @@ from transformers import (
     PreTrainedTokenizerFast,
 )
 
+from tripost import processes
+
 log = logging.getLogger(__name__)
 
 SPECIAL_TOKENS = ["<pad>", "<s>", "</s>", "<unk>"]
@@ -74,6 +76,9 @@ class Policy:
 
     model: PreTrainedModel
     tokenizer: PreTrainedTokenizerBase
+    # the full weights when training sharded them across processes (FSDP, DeepSpeed ZeRO):
+    # what ``save`` writes instead of the model's own (sharded) state
+    full_state: dict | None = None
 
     @property
     def device(self) -> torch.device:
@@ -88,7 +93,7 @@ class Policy:
         adapter directory for a LoRA model."""
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        self.model.save_pretrained(path, safe_serialization=True)
+        self.model.save_pretrained(path, safe_serialization=True, state_dict=self.full_state)
         self.tokenizer.save_pretrained(path)
 
     def stop_ids(self) -> list[int]:
@@ -222,13 +227,20 @@ DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch
 def resolve_device(name: str = "auto") -> torch.device:
     """``auto``: the GPU when there is one, else the CPU; ``cpu``, ``cuda``, ``cuda:N``."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        name = "cuda" if torch.cuda.is_available() else "cpu"
     try:
         device = torch.device(name)
     except RuntimeError:
         raise ModelLoadError(
             f"model.device: unknown device {name!r} (auto, cpu, cuda, cuda:N)"
         ) from None
+    if device.type == "cuda" and processes.world_size() > 1:  # `accelerate launch`
+        if device.index is not None:
+            raise ModelLoadError(
+                f"model.device: {name!r} puts every process of the run on one GPU; use auto or "
+                "cuda (each process takes its own GPU)"
+            )
+        device = torch.device("cuda", processes.local_rank())
     if device.type == "cuda":
         if not torch.cuda.is_available():
             raise ModelLoadError(f"model.device: {name!r} asked for, but no CUDA GPU is available")
