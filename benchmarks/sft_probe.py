@@ -11,16 +11,27 @@ from __future__ import annotations
 import argparse
 import logging
 import random
-from collections import defaultdict
+import re
+from collections import Counter, defaultdict
 
 import torch
 
 from tripost.evaluation import EvalConfig, metrics, self_improve
+from tripost.hostspeed import describe, host_speed
 from tripost.loop import gold_samples
 from tripost.policy.model import TinyModelConfig, build_tiny_policy
 from tripost.tasks import get_task
+from tripost.tasks.arithmetic.model import (
+    ExprError,
+    parse_expr,
+    reduce_step,
+    reduction_order,
+    render_flat,
+    tokenize,
+)
+from tripost.tasks.base import check_text
 from tripost.training import LossWeights, Sample, TrainConfig, train_policy
-from tripost.trajectory import render_prompt
+from tripost.trajectory import FINAL, render_prompt
 
 
 def digit_nll(policy, task, n: int = 20) -> dict[str, float]:
@@ -40,6 +51,38 @@ def digit_nll(policy, task, n: int = 20) -> dict[str, float]:
             text = tok.convert_ids_to_tokens(ids[k])
             agg["digit" if any(c.isdigit() for c in text) else "other"].append(nll[k - 1].item())
     return {k: sum(v) / len(v) for k, v in agg.items()}
+
+
+def error_kind(task, problem, text: str) -> str:
+    """What the scripted checker finds first in an attempt, in a few classes: ``right``,
+    ``format``, ``group copy`` (a group miscopied from the question), ``link: compute`` (a
+    chain link whose only wrong number is the result of the reduced operation), ``link: copy``
+    (any other wrong link: a number or operator of the rest of the expression miscopied),
+    ``substitution`` (a value miscopied into the final equation), ``final`` (the answer line)."""
+    fb = check_text(task, problem, text.split("\nFeedback:")[0])
+    if fb.correct:
+        return "right"
+    r = fb.reason
+    if "according to step (1)" in r or "in the question" in r or "has the form" in r:
+        return "group copy"
+    if "according to step" in r:
+        return "substitution"
+    if fb.error_step == FINAL:
+        return "final"
+    m = re.fullmatch(r"(.+) is not equal to (.+)", r)
+    try:
+        x, y = parse_expr(m[1]), tokenize(m[2])
+    except (ExprError, TypeError):
+        return "format"
+    order = reduction_order(x)
+    if not order:
+        return "format"
+    want = tokenize(render_flat(reduce_step(x, order[0])))
+    if len(want) != len(y):
+        return "link: copy"
+    diff = [i for i, (a, b) in enumerate(zip(want, y, strict=True)) if a != b]
+    new = {i for i, t in enumerate(want) if t not in tokenize(m[1])}
+    return "link: compute" if diff and set(diff) <= new else "link: copy"
 
 
 def copy_check(steps: int = 100) -> float:
@@ -69,12 +112,15 @@ def main() -> None:
     ap.add_argument("--tokenizer", default="char", choices=["char", "word", "number"])
     ap.add_argument("--layers", type=int, default=4)
     ap.add_argument("--max-new-tokens", type=int, default=700)
+    ap.add_argument("--save", help="save the trained model here")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(args.threads)
     if args.copy_check:
         print(f"copy check: loss after 100 steps {copy_check():.4f}")
         return
+    speed = describe(host_speed())
+    print(f"host: {speed}")
     task = get_task("multistep_arithmetic", style=args.style)
     rng = random.Random(0)
     samples = gold_samples(task, [task.generate(rng, "seen") for _ in range(20000)], LossWeights())
@@ -94,11 +140,15 @@ def main() -> None:
     stats = train_policy(policy, samples, cfg)
     eval_rng = random.Random(99)
     evals = [task.generate(eval_rng, "seen") for _ in range(args.eval_n)]
-    acc = metrics(
-        self_improve(policy, task, evals, EvalConfig(max_new_tokens=args.max_new_tokens))
-    )["accuracy"]
+    outcomes = self_improve(policy, task, evals, EvalConfig(max_new_tokens=args.max_new_tokens))
+    acc = metrics(outcomes)["accuracy"]
+    kinds = Counter(error_kind(task, p, o.output) for p, o in zip(evals, outcomes, strict=True))
+    print("first error of each greedy answer:", dict(kinds.most_common()))
+    if args.save:
+        policy.save(args.save)
     nll = digit_nll(policy, task)
     print(
+        f"[{speed}; after: {describe(host_speed())}] "
         f"{args.style} style, {args.tokenizer} tokens, d={args.hidden} x {args.layers} layers, "
         f"steps {args.steps} x batch {args.batch}, lr {args.lr}, {'fp32' if args.fp32 else 'bf16'}: "
         f"{stats['tokens']} tokens in {stats['seconds']:.0f}s, final loss {stats['final_loss']:.3f}, "
