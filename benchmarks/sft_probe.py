@@ -69,6 +69,10 @@ def error_kind(task, problem, text: str) -> str:
         return "substitution"
     if fb.error_step == FINAL:
         return "final"
+    if "the next operation of" in r:  # ops style: not the operation that comes next
+        return "op: wrong operands"
+    if re.fullmatch(r".+ is -?\d+", r):  # ops style: the right operation, a wrong result
+        return "op: compute"
     m = re.fullmatch(r"(.+) is not equal to (.+)", r)
     try:
         x, y = parse_expr(m[1]), tokenize(m[2])
@@ -107,7 +111,7 @@ def main() -> None:
     ap.add_argument("--eval-n", type=int, default=100)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--copy-check", action="store_true", help="only the 12-digit copy check")
-    ap.add_argument("--style", default="paper", choices=["paper", "compact"])
+    ap.add_argument("--style", default="paper", choices=["paper", "compact", "ops"])
     ap.add_argument("--hidden", type=int, default=128)
     ap.add_argument("--tokenizer", default="char", choices=["char", "word", "number"])
     ap.add_argument("--layers", type=int, default=4)

@@ -443,7 +443,7 @@ def test_compact_style_rejects_unknown_styles():
     [
         ("(1) (A + B)", "(1) (A - B)", "1", "the question has the form (A + B)"),
         ("= -9 - -72 = 63.", "= -9 - -72 = 62.", "2", "-9 - -72 is not equal to 62"),
-        ("(3) B = (4 + -9 - 7)", "(3) B = (4 + 9 - 7)", "3", "B is (4 + -9 - 7) according"),
+        ("(3) B = (4 + -9 - 7)", "(3) B = (4 + 9 - 7)", "3", "B is (4 + -9 - 7) in the question"),
         ("(3) B", "(3) C", "3", "step (3) should calculate B"),
         ("(63 + -12) = 51.", "(63 + -12) = 41.", "4", "(63 + -12) is not equal to 41"),
         ("(4) (A + B) = (63", "(4) (A + B) = (36", "4", "A is 63 according to step (2)"),
@@ -473,3 +473,64 @@ def test_compact_injected_errors_are_found_and_fixed_in_compact_style():
         k = bad.index(label)
         assert new.steps[:k] == bad.steps[:k] and new.steps[k:] == gold.steps[k:]
         assert COMPACT.check(p, new).correct
+
+
+# --- the ops style ------------------------------------------------------------------------------
+
+OPS = MultistepArithmetic(style="ops")
+OPS_Q = "((-9 - 8 * -9) + (4 + -9 - 7)) ="
+
+
+def test_ops_style_writes_one_operation_per_equation():
+    p = OPS.problem_from_text(OPS_Q, None)
+    assert OPS.solve(p).render() == (
+        "(1) (A + B)\n"
+        "(2) A = (-9 - 8 * -9): 8 * -9 = -72, -9 - -72 = 63.\n"
+        "(3) B = (4 + -9 - 7): 4 + -9 = -5, -5 - 7 = -12.\n"
+        "(4) (A + B) = (63 + -12): 63 + -12 = 51.\n"
+        "(Final response) So the answer is 51."
+    )
+
+
+def test_ops_style_writes_a_twin_operation_once():
+    # the official rationale reduces both "2 * 1" at once (reduce_step); so does the ops style
+    p = OPS.problem_from_text("((2 * 1 + 2 * 1) - (3 + 4 - 5)) =", None)
+    text = OPS.solve(p).render()
+    assert "(2) A = (2 * 1 + 2 * 1): 2 * 1 = 2, 2 + 2 = 4." in text
+    assert OPS.check(p, OPS.solve(p)).correct
+
+
+@pytest.mark.parametrize(
+    "old, new, step, reason",
+    [
+        ("8 * -9 = -72", "8 * -9 = -63", "2", "8 * -9 is -72"),
+        ("8 * -9 = -72, ", "", "2", "the next operation of -9 - 8 * -9 is 8 * -9"),
+        (", -5 - 7 = -12.", ".", "3", "the calculation of B is not finished"),
+        ("(3) B = (4 + -9 - 7)", "(3) B = (4 + 9 - 7)", "3", "B is (4 + -9 - 7) in the question"),
+        ("= (63 + -12):", "= (36 + -12):", "4", "A is 63 according to step (2)"),
+        ("63 + -12 = 51", "63 + -12 = 52", "4", "63 + -12 is 51"),
+        ("(4) (A + B) =", "(4) (A - B) =", "4", "the equation was written as (A + B)"),
+        ("answer is 51.", "answer is 15.", FINAL, "the final equation in step (4) gives 51"),
+    ],
+)
+def test_ops_feedback_names_the_wrong_operation(old, new, step, reason):
+    p = OPS.problem_from_text(OPS_Q, None)
+    text = OPS.solve(p).render()
+    assert old in text
+    fb = check_text(OPS, p, text.replace(old, new, 1))
+    assert (fb.correct, fb.error_step) == (False, step) and reason in fb.reason
+    assert fb.segment in text.replace(old, new, 1)
+
+
+def test_ops_injected_errors_are_found_and_fixed_in_ops_style():
+    rng = random.Random(2)
+    for i in range(300):
+        p = OPS.generate(rng, "seen" if i % 2 else "unseen")
+        gold = OPS.solve(p)
+        kind = ("chain", "substitution", "decomposition", "answer")[i % 4]
+        bad, label = OPS.inject_error(p, gold, rng, kind)
+        fb = OPS.check(p, Attempt.parse(bad.render()))
+        assert fb.error_step == label and fb.segment in bad.steps[bad.index(label)].text
+        new = OPS.improve(p, bad, fb)
+        k = bad.index(label)
+        assert new.steps[:k] == bad.steps[:k] and OPS.check(p, new).correct

@@ -13,10 +13,17 @@ from tripost.tasks.arithmetic.model import (
     ANSWER_RE,
     ExprError,
     Plan,
+    Tree,
     chain_error,
+    evaluate,
+    ops_order,
     parse_expr,
+    reduce_step,
     render,
+    render_flat,
     same_expr,
+    substitute,
+    subtree,
     tokenize,
 )
 from tripost.trajectory import FINAL, Attempt, Feedback, Step
@@ -122,7 +129,8 @@ def _check_calc(
         return Feedback.error(attempt, step.label, f"{lead}{m['letter']}", reason)
     exprs = m["body"].split(" = ")
     if not same_expr(exprs[0], parse_expr(group.text)):
-        reason = f"{letter} is {group.text} according to step (1)"
+        where = "in the question" if compact else "according to step (1)"
+        reason = f"{letter} is {group.text} {where}"
         return Feedback.error(attempt, step.label, f"{letter} = {exprs[0]}", reason)
     return _check_chain(attempt, step, exprs, m["period"], {}, letter)
 
@@ -191,20 +199,112 @@ def _numbering_error(attempt: Attempt, numbered: list[Step], i: int) -> Feedback
     return Feedback.error(attempt, prev.label, first_line(prev.text), reason)
 
 
-def first_error(plan: Plan, attempt: Attempt, compact: bool = False) -> Feedback | None:
-    """The first wrong step of a rationale in the paper's style or (``compact``) the compact one."""
+_OPS_CALC_RE = re.compile(
+    r"^(?P<letter>[A-Z]) = (?P<expr>\([^:]*\)): (?P<ops>.+?)(?P<period>\.?)\s*$"
+)
+_OPS_FINAL_RE = re.compile(
+    r"^(?P<pat>\([^=:]*\)) = (?P<sub>[^=:]+): (?P<ops>.+?)(?P<period>\.?)\s*$"
+)
+_OP_RE = re.compile(r"^(-?\d+) ([-+*]) (-?\d+) = (-?\d+)$")
+
+
+def _check_ops(
+    attempt: Attempt, step: Step, tree: Tree, ops_text: str, name: str
+) -> Feedback | None:
+    """The operations of an ``ops``-style calculation of ``tree``: each must be the next one
+    of the reduction order (products first, then left to right), with its right result."""
+    order, ops = ops_order(tree), ops_text.split(", ")
+    for i, op_text in enumerate(ops):
+        m = _OP_RE.match(op_text)
+        if i >= len(order):
+            reason = f"{name} was already calculated: there is no operation left"
+            return Feedback.error(attempt, step.label, op_text, reason)
+        node = subtree(tree, order[i])
+        if m is None:
+            reason = "it does not follow the format: <number> <operator> <number> = <result>"
+            return Feedback.error(attempt, step.label, op_text, reason)
+        a, op, b, c = int(m[1]), m[2], int(m[3]), int(m[4])
+        if (a, op, b) != (node.left, node.op, node.right):
+            reason = f"the next operation of {render_flat(tree)} is {render_flat(node)}"
+            return Feedback.error(attempt, step.label, op_text, reason)
+        value = evaluate(node)
+        if c != value:
+            reason = f"{render_flat(node)} is {value}"
+            return Feedback.error(attempt, step.label, op_text, reason)
+        tree = reduce_step(tree, order[i])
+    if len(ops) < len(order):
+        reason = f"the calculation of {name} is not finished"
+        return Feedback.error(attempt, step.label, ops[-1], reason)
+    return None
+
+
+def _check_ops_calc(plan: Plan, attempt: Attempt, step: Step, k: int) -> Feedback | None:
+    letter, group = plan.letters[k], plan.groups[k]
+    if step.text.startswith("("):
+        reason = f"{letter} has not been calculated yet"
+        return Feedback.error(attempt, step.label, first_line(step.text), reason)
+    m = _OPS_CALC_RE.match(step.text)
+    if m is None:
+        reason = f"it does not follow the format: {letter} = <group>: <operations>"
+        return Feedback.error(attempt, step.label, first_line(step.text), reason)
+    if m["letter"] != letter:
+        reason = f"step ({step.label}) should calculate {letter}"
+        return Feedback.error(attempt, step.label, f"{m['letter']} = {m['expr']}", reason)
+    full = parse_expr(group.text)
+    if not same_expr(m["expr"], full):
+        reason = f"{letter} is {group.text} in the question"
+        return Feedback.error(attempt, step.label, f"{letter} = {m['expr']}", reason)
+    return _check_ops(attempt, step, full, m["ops"], letter)
+
+
+def _check_ops_final(plan: Plan, attempt: Attempt, step: Step) -> Feedback | None:
+    n = len(plan.groups)
+    m = _OPS_FINAL_RE.match(step.text)
+    if m is None:
+        if _OPS_CALC_RE.match(step.text):
+            reason = f"the question has only {n} groups, A to {plan.letters[-1]}"
+        else:
+            reason = (
+                "it does not follow the format: <pattern> = <pattern with values>: <operations>"
+            )
+        return Feedback.error(attempt, step.label, first_line(step.text), reason)
+    if not same_expr(m["pat"], plan.pattern):
+        reason = f"the equation was written as {render(plan.pattern)} in step (1)"
+        return Feedback.error(attempt, step.label, m["pat"], reason)
+    exprs = [m["pat"], m["sub"]]
+    fb = _check_substitution(plan, attempt, step, exprs, "")
+    if fb is not None:
+        return fb
+    sub = substitute(plan.pattern, plan.values)
+    if not same_expr(m["sub"], sub):
+        reason = (
+            f"the final equation with the values of step (2) to step ({n + 1}) is {render(sub)}"
+        )
+        return Feedback.error(attempt, step.label, _span(exprs, 0, 1, ""), reason)
+    return _check_ops(attempt, step, sub, m["ops"], "the final equation")
+
+
+def first_error(plan: Plan, attempt: Attempt, style: str | bool = "paper") -> Feedback | None:
+    """The first wrong step of a rationale in the paper's style, the ``compact`` one or the
+    ``ops`` one (``style=True`` is ``compact``)."""
+    compact = style in (True, "compact")
+    ops = style == "ops"
     n = len(plan.groups)
     numbered = [s for s in attempt.steps if s.label != FINAL]
     finals = [s for s in attempt.steps if s.label == FINAL]
     for i, step in enumerate(numbered):
         if step.label != str(i + 1):
             return _numbering_error(attempt, numbered, i)
-        if i == 0 and compact:
+        if i == 0 and (compact or ops):
             fb = _check_compact_decomposition(plan, attempt, step)
         elif i == 0:
             fb = _check_decomposition(plan, attempt, step)
+        elif i <= n and ops:
+            fb = _check_ops_calc(plan, attempt, step, i - 1)
         elif i <= n:
             fb = _check_calc(plan, attempt, step, i - 1, compact)
+        elif i == n + 1 and ops:
+            fb = _check_ops_final(plan, attempt, step)
         elif i == n + 1:
             fb = _check_final_equation(plan, attempt, step, compact)
         else:

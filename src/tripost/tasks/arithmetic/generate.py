@@ -14,11 +14,15 @@ from tripost.tasks.arithmetic.model import (
     evaluate,
     final_exprs,
     group_trees,
+    op_exprs,
     parse_expr,
     reduce_step,
     reduction_order,
+    reductions,
     render_attempt,
+    render_ops_attempt,
     replace,
+    solve_ops,
     solve_plan,
     substitute,
     subtree,
@@ -117,6 +121,54 @@ def inject_chain(
     return render_attempt(plan, calc, final_eq, answer, compact), str(k + 2)
 
 
+def inject_ops(plan: Plan, kind: str, rng: random.Random) -> tuple[Attempt, str] | None:
+    """The ``ops`` style's slips, as in the other styles: ``"chain"`` a wrong result of one
+    operation (a product more often than not), ``"substitution"`` a group's value miscopied
+    into the final equation, ``"decomposition"`` a miscopied number or operator of the question
+    (in the pattern of step (1), or in a group where its calculation names it). The operations
+    after the slip follow from it."""
+    n = len(plan.groups)
+    starts: list[Tree] = [parse_expr(g.text) for g in plan.groups]
+    calc = [op_exprs(t, reductions(t)) for t in starts]
+    values = dict(plan.values)
+    if kind == "decomposition":
+        wrong, k = wrong_decomposition(plan, rng)
+        return solve_ops(wrong), "1" if k is None else str(k + 2)
+    if kind == "substitution":
+        letter = rng.choice(plan.letters)
+        others = {v for x, v in plan.values.items() if x != letter and v != plan.values[letter]}
+        if others and rng.random() < 0.3:
+            values[letter] = rng.choice(sorted(others))
+        else:
+            values[letter] = slip(plan.values[letter], None, rng)
+        sub = substitute(plan.pattern, values)
+        final = op_exprs(sub, reductions(sub))
+        answer = evaluate(sub)
+        return render_ops_attempt(plan, calc, final, answer, values), str(n + 2)
+    starts.append(substitute(plan.pattern, plan.values))
+    cands = [
+        (k, j, subtree(start, path).op)  # type: ignore[union-attr]
+        for k, start in enumerate(starts)
+        for j, path in enumerate(reduction_order(start))
+    ]
+    products = [c for c in cands if c[2] == "*"]
+    for _ in range(20):
+        k, j, _op = rng.choice(products if products and rng.random() < 0.6 else cands)
+        trees = slipped_reductions(starts[k], j, rng)
+        if trees is not None:
+            break
+    else:
+        return None
+    if k < n:
+        calc[k] = op_exprs(starts[k], trees[1:])
+        values[plan.letters[k]] = evaluate(trees[-1])
+        sub = substitute(plan.pattern, values)
+        final, answer = op_exprs(sub, reductions(sub)), evaluate(sub)
+    else:
+        final, answer = op_exprs(starts[k], trees[1:]), evaluate(trees[-1])
+    return render_ops_attempt(plan, calc, final, answer, values), str(k + 2)
+
+
 def inject_substitution(
     plan: Plan, rng: random.Random, compact: bool = False
 ) -> tuple[Attempt, str]:
@@ -134,30 +186,33 @@ def inject_substitution(
     return render_attempt(plan, calc, final_eq, answer, compact), str(len(plan.groups) + 2)
 
 
+def wrong_decomposition(plan: Plan, rng: random.Random) -> tuple[Plan, int | None]:
+    """The plan of a question read wrongly: an operator of the pattern changed (k None) or a
+    number or operator of group k miscopied."""
+    gs = list(plan.groups)
+    if rng.random() < 0.2:  # an operator of the pattern
+        wrong_pattern = change_an_operator(plan.pattern, rng)
+        answer = evaluate(wrong_pattern, plan.values)
+        return Plan(wrong_pattern, gs, plan.letters, plan.values, answer), None
+    k = rng.randrange(len(gs))
+    toks = list(gs[k].tokens)
+    i = rng.randrange(len(toks))
+    if toks[i] in OPS:
+        toks[i] = rng.choice([o for o in OPS if o != toks[i]])
+    else:
+        toks[i] = str(rng.choice([v for v in range(-9, 10) if str(v) != toks[i]]))
+    gs[k] = Group(tuple(toks))
+    values = {x: evaluate(g) for x, g in zip(plan.letters, gs, strict=True)}
+    return Plan(plan.pattern, gs, plan.letters, values, evaluate(plan.pattern, values)), k
+
+
 def inject_decomposition(
     plan: Plan, rng: random.Random, compact: bool = False
 ) -> tuple[Attempt, str]:
     """A miscopied number or operator in step (1) (compact style: in the pattern of step (1), or
     in the group where its calculation copies it); the rest is computed from the wrong copy."""
-    gs = list(plan.groups)
-    if rng.random() < 0.2:  # an operator of the pattern
-        wrong_pattern = change_an_operator(plan.pattern, rng)
-        answer = evaluate(wrong_pattern, plan.values)
-        wrong_plan = Plan(wrong_pattern, gs, plan.letters, plan.values, answer)
-        label = "1"
-    else:
-        k = rng.randrange(len(gs))
-        toks = list(gs[k].tokens)
-        i = rng.randrange(len(toks))
-        if toks[i] in OPS:
-            toks[i] = rng.choice([o for o in OPS if o != toks[i]])
-        else:
-            toks[i] = str(rng.choice([v for v in range(-9, 10) if str(v) != toks[i]]))
-        gs[k] = Group(tuple(toks))
-        values = {x: evaluate(g) for x, g in zip(plan.letters, gs, strict=True)}
-        wrong_plan = Plan(plan.pattern, gs, plan.letters, values, evaluate(plan.pattern, values))
-        label = str(k + 2) if compact else "1"
-    return solve_plan(wrong_plan, compact), label
+    wrong, k = wrong_decomposition(plan, rng)
+    return solve_plan(wrong, compact), "1" if k is None or not compact else str(k + 2)
 
 
 def inject_answer(plan: Plan, gold: Attempt, rng: random.Random) -> tuple[Attempt, str]:

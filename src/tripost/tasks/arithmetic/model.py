@@ -439,6 +439,65 @@ def render_attempt(
     return Attempt(tuple(steps))
 
 
+def op_exprs(start: Tree, trees: list[Tree]) -> list[str]:
+    """The ``ops`` style of a chain: one ``a op b = c`` per reduction of ``start`` (``trees``
+    are the trees after each reduction), e.g. ``["7 * 3 = 21", "21 * -9 = -189"]``."""
+    out, before = [], start
+    for path, after in zip(reduction_order(start), trees, strict=True):
+        node = subtree(before, path)
+        if isinstance(node, Node):  # not a twin reduced with an earlier copy of itself
+            out.append(f"{node.left} {node.op} {node.right} = {subtree(after, path)}")
+        before = after
+    return out
+
+
+def ops_order(tree: Tree) -> list[tuple[int, ...]]:
+    """The reduction order of ``tree`` without the turns of twins (see ``reduce_step``)."""
+    out = []
+    for path in reduction_order(tree):
+        if isinstance(subtree(tree, path), Node):
+            out.append(path)
+            tree = reduce_step(tree, path)
+    return out
+
+
+def render_ops_attempt(
+    plan: Plan,
+    calc: list[list[str]],
+    final_ops: list[str],
+    answer: int,
+    values: dict[str, int] | None = None,
+) -> Attempt:
+    """The ``ops`` style: each calculation names its expression, then one operation per
+    equation, so the numbers of an operation sit right before its result::
+
+        (1) (A - B)
+        (2) A = (7 - -1 + -1 + -4): 7 - -1 = 8, 8 + -1 = 7, 7 + -4 = 3.
+        (3) B = (-7 + 7 * 3 * -9): 7 * 3 = 21, 21 * -9 = -189, -7 + -189 = -196.
+        (4) (A - B) = (3 - -196): 3 - -196 = 199.
+        (Final response) So the answer is 199.
+    """
+    n = len(plan.groups)
+    steps = [Step("1", render(plan.pattern))]
+    steps += [
+        Step(str(i + 2), f"{x} = {g.text}: {', '.join(c)}.")
+        for i, (x, g, c) in enumerate(zip(plan.letters, plan.groups, calc, strict=True))
+    ]
+    sub = render(substitute(plan.pattern, plan.values if values is None else values))
+    steps.append(Step(str(n + 2), f"{render(plan.pattern)} = {sub}: {', '.join(final_ops)}."))
+    steps.append(Step(FINAL, f"So the answer is {answer}."))
+    return Attempt(tuple(steps))
+
+
+def solve_ops(plan: Plan) -> Attempt:
+    calc = []
+    for g in plan.groups:
+        full = parse_expr(g.text)
+        calc.append(op_exprs(full, reductions(full)))
+    sub = substitute(plan.pattern, plan.values)
+    return render_ops_attempt(plan, calc, op_exprs(sub, reductions(sub)), plan.answer)
+
+
 def solve_plan(plan: Plan, compact: bool = False) -> Attempt:
     calc = [calc_exprs(g, group_trees(g), compact) for g in plan.groups]
     return render_attempt(plan, calc, final_exprs(plan, plan.values), plan.answer, compact)

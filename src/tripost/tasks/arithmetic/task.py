@@ -36,6 +36,7 @@ from tripost.tasks.arithmetic.generate import (
     inject_answer,
     inject_chain,
     inject_decomposition,
+    inject_ops,
     inject_substitution,
     random_question,
 )
@@ -48,13 +49,14 @@ from tripost.tasks.arithmetic.model import (
     parse_question,
     plan_of,
     render,
+    solve_ops,
     solve_plan,
 )
 from tripost.trajectory import FINAL, Attempt, Feedback, Problem
 
 log = logging.getLogger(__name__)
 
-STYLES = ("paper", "compact")
+STYLES = ("paper", "compact", "ops")
 SEEN_BUCKETS = ["l3_d2", "l3_d22", "l4_d2", "l4_d22"]
 UNSEEN_BUCKETS = ["l3_d222", "l4_d222", "l5_d2", "l5_d22", "l6_d2", "l6_d22"]
 
@@ -126,7 +128,9 @@ class MultistepArithmetic:
     def solve(self, problem: Problem) -> Attempt | None:
         """The official gold rationale (see the module docstring)."""
         plan = plan_of(problem.question)
-        return None if plan is None else solve_plan(plan, self.compact)
+        if plan is None:
+            return None
+        return solve_ops(plan) if self.style == "ops" else solve_plan(plan, self.compact)
 
     def extract_answer(self, attempt: Attempt) -> str | None:
         """``"So the answer is -7."`` -> ``"-7"`` (``"+07"`` would give ``"7"``); None if absent."""
@@ -144,7 +148,7 @@ class MultistepArithmetic:
             first = attempt.steps[0]
             reason = "the question is not a multistep arithmetic expression"
             return Feedback.error(attempt, first.label, first_line(first.text), reason)
-        return first_error(plan, attempt, self.compact) or Feedback.ok(attempt)
+        return first_error(plan, attempt, self.style) or Feedback.ok(attempt)
 
     def improve(self, problem: Problem, attempt: Attempt, feedback: Feedback) -> Attempt | None:
         """The steps before the error verbatim, then the gold steps from the error step on."""
@@ -170,6 +174,10 @@ class MultistepArithmetic:
         if plan is None:
             return None
         kind, c = kind or rng.choice(INJECTIONS), self.compact
+        if self.style == "ops" and kind in ("chain", "substitution", "decomposition"):
+            return inject_ops(plan, kind, rng) or inject_answer(plan, solve_ops(plan), rng)
+        if self.style == "ops" and kind == "answer":
+            return inject_answer(plan, solve_ops(plan), rng)
         if kind == "chain":
             return inject_chain(plan, rng, c) or inject_answer(plan, solve_plan(plan, c), rng)
         if kind == "substitution":
