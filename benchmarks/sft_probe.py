@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import random
 import re
 from collections import Counter, defaultdict
@@ -89,6 +90,20 @@ def error_kind(task, problem, text: str) -> str:
     return "link: compute" if diff and set(diff) <= new else "link: copy"
 
 
+def fourier_numbers(policy, share: float = 0.5) -> None:
+    """Initialise the first ``share`` of each integer token's embedding with cos / sin of its
+    value at geometric periods 2 .. 2000, scaled to the embedding's init std."""
+    emb = policy.model.get_input_embeddings().weight
+    d = int(emb.shape[1] * share) // 2
+    periods = torch.logspace(math.log10(2), math.log10(2000), d)
+    std = emb.std().item()
+    with torch.no_grad():
+        for t, i in policy.tokenizer.get_vocab().items():
+            if re.fullmatch(r"-?\d+", t):
+                ang = 2 * math.pi * int(t) / periods
+                emb[i, : 2 * d] = torch.cat([ang.cos(), ang.sin()]) * std
+
+
 def copy_check(steps: int = 100) -> float:
     """Sanity check of model + training loop: learn to copy a random 12-digit string."""
     rng = random.Random(0)
@@ -117,6 +132,7 @@ def main() -> None:
     ap.add_argument("--layers", type=int, default=4)
     ap.add_argument("--max-new-tokens", type=int, default=700)
     ap.add_argument("--save", help="save the trained model here")
+    ap.add_argument("--fourier", action="store_true", help="number embeddings from their values")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(args.threads)
@@ -133,6 +149,8 @@ def main() -> None:
         **shape, intermediate_size=args.hidden * 86 // 32, tokenizer=args.tokenizer
     )
     policy = build_tiny_policy(tiny, texts=[s.text for s in samples])
+    if args.fourier:
+        fourier_numbers(policy)
     cfg = TrainConfig(
         steps=args.steps,
         batch_size=args.batch,
