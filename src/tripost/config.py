@@ -73,6 +73,14 @@ class DataConfig(_Strict):
     eval_file: str | None = Field(
         None, description="evaluate on this JSONL / BBH JSON file instead of generated problems"
     )
+    sft_si_demos: float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="fraction of the training problems that SFT also sees as self-improvement "
+        "demonstrations of the scripted expert (an injected error, its feedback, the fix, and "
+        "the gold answer judged correct), rebalanced like TriPosT's; 0: gold rationales only",
+    )
 
 
 class RolloutConfig(_Strict):

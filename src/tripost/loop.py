@@ -83,15 +83,15 @@ def run_tripost(cfg: RunConfig, out: str | Path) -> dict:
 
 
 def record_host_speed(rd: RunDir, cfg: RunConfig) -> None:
-    """Append this invocation's host speed (bf16 matmul GFLOP/s, about a second to measure) to
+    """Add this invocation's host speed (bf16 matmul GFLOP/s, about a second to measure) to
     the manifest, so that the report puts the stage times next to the speed they ran at
     (rank 0's host under ``accelerate launch``)."""
     if not processes.is_main():
         return
     speed = host_speed(resolve_device(cfg.model.device))
     log.info("host speed: %s", describe(speed))
+    # kept in memory until the next stage finishes: a run that fails first writes nothing
     rd.manifest.setdefault("host_speed", []).append(speed)
-    rd.write_json("manifest.json", rd.manifest)
 
 
 def _run_locked(rd: RunDir, task: Task, cfg: RunConfig, methods: list[str]) -> dict:
@@ -420,10 +420,25 @@ def gold_samples(task: Task, problems: list[Problem], weights: LossWeights) -> l
     return out
 
 
+def si_mix_samples(task: Task, problems: list[Problem], cfg: RunConfig) -> list[Sample]:
+    """SFT samples of ``data.sft_si_demos``: the scripted expert's self-improvement
+    demonstrations (injected error -> feedback -> fix) and its gold answers judged correct, on
+    the first such fraction of the training problems, rebalanced with TriPosT's ratio."""
+    n = round(len(problems) * cfg.data.sft_si_demos)
+    if n == 0:
+        return []
+    rng = random.Random(cfg.seed + 103)
+    fbk, imp = build_feedback("scripted", task), build_improvement("scripted", task)
+    demos, correct, _ = build_si_demos(task, problems[:n], fbk, imp, cfg.expert.max_rounds, rng)
+    items, _ = build_train_set([d.record for d in demos] + correct, [], cfg.postprocess.ratio, rng)
+    return [item.to_sample(cfg.loss, task.instruction) for item in items]
+
+
 def train_sft(rd: RunDir, task: Task, cfg: RunConfig) -> dict:
     word_vocab = not cfg.model.path and cfg.model.tiny.tokenizer in ("word", "number")
     needed = cfg.sft.steps != 0 or word_vocab
-    samples = gold_samples(task, load_problems(rd, "train"), cfg.loss) if needed else []
+    problems = load_problems(rd, "train") if needed else []
+    samples = gold_samples(task, problems, cfg.loss) + si_mix_samples(task, problems, cfg)
     m = cfg.model
     if m.path:
         dtype = model_dtype(cfg, train=True)

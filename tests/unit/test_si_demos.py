@@ -102,3 +102,22 @@ def test_the_toy_task_gives_a_demo_per_problem():
     assert d.injected_step == "1" and d.record.kind == IMPROVED
     assert d.record.attempts[-1] == task.solve(d.record.problem)
     assert isinstance(d.record.attempts[0], Attempt)
+
+
+def test_sft_mix_adds_expert_demonstrations_on_a_fraction_of_the_problems():
+    from tripost.config import RunConfig
+    from tripost.loop import si_mix_samples
+    from tripost.trajectory import says_correct
+
+    task = get_task("multistep_arithmetic", style="ops")
+    rng = random.Random(0)
+    problems = [task.generate(rng, "seen") for _ in range(40)]
+    cfg = RunConfig(task="multistep_arithmetic", data={"sft_si_demos": 0.25})
+    samples = si_mix_samples(task, problems, cfg)
+    questions = {s.text.split("\n")[0] for s in samples}
+    assert questions <= {f"Q: {p.question}" for p in problems[:10]}  # the first quarter only
+    repaired = [s for s in samples if "Updated Answer" in s.text]
+    assert repaired and len(repaired) < len(samples)  # demonstrations and correct answers
+    for s in repaired:  # every demonstration ends in a fix judged correct
+        assert says_correct(s.text.rsplit("Feedback:", 1)[1])
+    assert si_mix_samples(task, problems, RunConfig(task="multistep_arithmetic")) == []
