@@ -12,11 +12,12 @@ from __future__ import annotations
 import platform
 import random
 import sys
-import time
 from pathlib import Path
 
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
+
+from tripost.hostspeed import matmul_gflops
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.real_model
 
@@ -63,19 +64,7 @@ def prompts(n: int, seed: int = 0) -> list[str]:
 
 def matmul_peak(device: str, dtype=torch.bfloat16, size: int | None = None, repeats=10) -> float:
     """Measured dense matmul GFLOP/s of this device in ``dtype`` (median of repeats)."""
-    size = size or (8192 if device.startswith("cuda") else 1024)
-    a = torch.randn(size, size, device=device, dtype=dtype)
-    b = torch.randn(size, size, device=device, dtype=dtype)
-    rates = []
-    for _ in range(repeats + 1):
-        sync(device)
-        t0 = time.perf_counter()
-        for _ in range(4):
-            a @ b
-        sync(device)
-        rates.append(4 * 2 * size**3 / (time.perf_counter() - t0) / 1e9)
-    rates = sorted(rates[1:])  # the first is warm-up
-    return rates[len(rates) // 2]
+    return matmul_gflops(device, dtype, repeats, size)
 
 
 def sync(device: str) -> None:

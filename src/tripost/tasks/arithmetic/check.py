@@ -284,11 +284,10 @@ def _check_ops_final(plan: Plan, attempt: Attempt, step: Step) -> Feedback | Non
     return _check_ops(attempt, step, sub, m["ops"], "the final equation")
 
 
-def first_error(plan: Plan, attempt: Attempt, style: str | bool = "paper") -> Feedback | None:
+def first_error(plan: Plan, attempt: Attempt, style: str = "paper") -> Feedback | None:
     """The first wrong step of a rationale in the paper's style, the ``compact`` one or the
-    ``ops`` one (``style=True`` is ``compact``)."""
-    compact = style in (True, "compact")
-    ops = style == "ops"
+    ``ops`` one."""
+    compact, ops = style == "compact", style == "ops"
     n = len(plan.groups)
     numbered = [s for s in attempt.steps if s.label != FINAL]
     finals = [s for s in attempt.steps if s.label == FINAL]

@@ -89,12 +89,9 @@ def change_an_operator(tree: Tree, rng: random.Random) -> Tree:
 # --- error injection ---------------------------------------------------------------------------
 
 
-def inject_chain(
-    plan: Plan, rng: random.Random, compact: bool = False
-) -> tuple[Attempt, str] | None:
-    """An arithmetic slip in a chain (a product more often than not)."""
-    starts: list[Tree] = [parse_expr(g.text) for g in plan.groups]
-    starts.append(substitute(plan.pattern, plan.values))
+def slip_in_a_chain(starts: list[Tree], rng: random.Random) -> tuple[int, list[Tree]] | None:
+    """A slipped reduction of one of the ``starts`` (a product more often than not): the index
+    of that start and its trees (``slipped_reductions``); None after 20 tries without one."""
     cands = [
         (k, j, subtree(start, path).op)  # type: ignore[union-attr]
         for k, start in enumerate(starts)
@@ -105,9 +102,20 @@ def inject_chain(
         k, j, _op = rng.choice(products if products and rng.random() < 0.6 else cands)
         trees = slipped_reductions(starts[k], j, rng)
         if trees is not None:
-            break
-    else:
+            return k, trees
+    return None
+
+
+def inject_chain(
+    plan: Plan, rng: random.Random, compact: bool = False
+) -> tuple[Attempt, str] | None:
+    """An arithmetic slip in a chain (a product more often than not)."""
+    starts: list[Tree] = [parse_expr(g.text) for g in plan.groups]
+    starts.append(substitute(plan.pattern, plan.values))
+    picked = slip_in_a_chain(starts, rng)
+    if picked is None:
         return None
+    k, trees = picked
     n = len(plan.groups)
     calc = [calc_exprs(g, group_trees(g), compact) for g in plan.groups]
     values = dict(plan.values)
@@ -146,19 +154,10 @@ def inject_ops(plan: Plan, kind: str, rng: random.Random) -> tuple[Attempt, str]
         answer = evaluate(sub)
         return render_ops_attempt(plan, calc, final, answer, values), str(n + 2)
     starts.append(substitute(plan.pattern, plan.values))
-    cands = [
-        (k, j, subtree(start, path).op)  # type: ignore[union-attr]
-        for k, start in enumerate(starts)
-        for j, path in enumerate(reduction_order(start))
-    ]
-    products = [c for c in cands if c[2] == "*"]
-    for _ in range(20):
-        k, j, _op = rng.choice(products if products and rng.random() < 0.6 else cands)
-        trees = slipped_reductions(starts[k], j, rng)
-        if trees is not None:
-            break
-    else:
+    picked = slip_in_a_chain(starts, rng)
+    if picked is None:
         return None
+    k, trees = picked
     if k < n:
         calc[k] = op_exprs(starts[k], trees[1:])
         values[plan.letters[k]] = evaluate(trees[-1])
