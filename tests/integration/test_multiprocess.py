@@ -159,6 +159,7 @@ def test_two_processes_killed_and_relaunched_equal_one_process(ckpt, tmp_path):
 
 SCRIPT = """
 import json
+import sys
 import torch
 from accelerate import Accelerator
 from torch.distributed.algorithms.ddp_comm_hooks.default_hooks import allreduce_hook
@@ -177,7 +178,10 @@ def work(i, x):
 
 out = processes.map_in_order(work, list(range(5)))
 main = processes.on_main(processes.rank)
-print("SHARDS", json.dumps({"rank": processes.rank(), "computed": computed, "out": out, "main": main}))
+# one write per line: two unbuffered processes share the pipe, and print() writes its parts
+# separately (a write of under PIPE_BUF bytes is never split)
+shards = {"rank": processes.rank(), "computed": computed, "out": out, "main": main}
+sys.stdout.write("SHARDS " + json.dumps(shards) + "\\n")
 
 # how often data-parallel training reduces gradients
 reduces = []
@@ -204,7 +208,7 @@ for micro in (1, 2):
     cfg = TrainConfig(steps=3, batch_size=4, micro_batch_size=micro, bf16=False, log_every=0)
     train_policy(build_tiny_policy(tiny, seed=0), samples, cfg)
     counts[micro] = len(reduces)
-print("REDUCES", json.dumps(counts))
+sys.stdout.write("REDUCES " + json.dumps(counts) + "\\n")
 """
 
 
