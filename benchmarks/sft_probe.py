@@ -104,6 +104,50 @@ def fourier_numbers(policy, share: float = 0.5) -> None:
                 emb[i, : 2 * d] = torch.cat([ang.cos(), ang.sin()]) * std
 
 
+def digit_numbers(policy, keep: float = 0.0) -> None:
+    """Initialise each integer token's embedding as the sum of a sign vector and one vector per
+    place value of its zero-padded digits (``-42`` = minus + hundreds[0] + tens[4] + units[2]):
+    numbers that share a digit start out alike, and with tied embeddings a logit for a number
+    is a sum of one score per digit. Each part is drawn at the embedding's init std / 2.
+    ``keep``: the share of the random (per-token) init kept, so that numbers that share digits
+    stay distinguishable (``-7`` and ``7``)."""
+    emb = policy.model.get_input_embeddings().weight
+    g = torch.Generator().manual_seed(0)
+    std = emb.std().item() / 2
+    parts = torch.randn(2 + 3 * 10, emb.shape[1], generator=g) * std
+    with torch.no_grad():
+        for t, i in policy.tokenizer.get_vocab().items():
+            if re.fullmatch(r"-?\d+", t):
+                v = abs(int(t))
+                rows = [int(t.startswith("-")), 2 + v // 100 % 10, 12 + v // 10 % 10, 22 + v % 10]
+                emb[i] = keep**0.5 * emb[i] + (1 - keep) ** 0.5 * parts[rows].sum(0)
+
+
+OP_RE = re.compile(r"(-?\d+) ([+*-]) (-?\d+) = (-?\d+)")
+
+
+def drill_samples(task, n: int, per: int = 16, seed: int = 3) -> list[Sample]:
+    """``n`` drill samples of ``per`` operations each (``21 - -17 = 38``, one per line, loss on
+    the results only), drawn from the operations of gold ops-style rationales of random seen
+    problems whose operands are not both single digits."""
+    rng, pool = random.Random(seed), []
+    while len(pool) < n * per:
+        p = task.generate(rng, "seen")
+        pool += [
+            m
+            for m in OP_RE.findall(task.solve(p).render())
+            if max(map(len, (m[0].lstrip("-"), m[2].lstrip("-")))) > 1
+        ]
+    rng.shuffle(pool)
+    out = []
+    for k in range(n):
+        segs = [("Drill:\n", 0.0)]
+        for a, op, b, c in pool[k * per : (k + 1) * per]:
+            segs += [(f"{a} {op} {b} = ", 0.0), (f"{c}\n", 1.0)]
+        out.append(Sample(tuple(segs)))
+    return out
+
+
 def copy_check(steps: int = 100) -> float:
     """Sanity check of model + training loop: learn to copy a random 12-digit string."""
     rng = random.Random(0)
@@ -133,6 +177,16 @@ def main() -> None:
     ap.add_argument("--max-new-tokens", type=int, default=700)
     ap.add_argument("--save", help="save the trained model here")
     ap.add_argument("--fourier", action="store_true", help="number embeddings from their values")
+    ap.add_argument(
+        "--drills", type=float, default=0.0, help="share of SFT samples that are drills"
+    )
+    ap.add_argument(
+        "--digits",
+        type=float,
+        default=None,
+        metavar="KEEP",
+        help="number embeddings from their digits, keeping this share of the random init",
+    )
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(args.threads)
@@ -149,8 +203,12 @@ def main() -> None:
         **shape, intermediate_size=args.hidden * 86 // 32, tokenizer=args.tokenizer
     )
     policy = build_tiny_policy(tiny, texts=[s.text for s in samples])
+    if args.drills:
+        samples += drill_samples(task, int(len(samples) * args.drills / (1 - args.drills)))
     if args.fourier:
         fourier_numbers(policy)
+    if args.digits is not None:
+        digit_numbers(policy, args.digits)
     cfg = TrainConfig(
         steps=args.steps,
         batch_size=args.batch,

@@ -1,5 +1,8 @@
 """The tiny model's tokenizers: characters, optionally plus whole lowercase words."""
 
+import random
+
+import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from tripost.policy.model import TinyModelConfig, build_char_tokenizer, build_tiny_policy
@@ -54,3 +57,35 @@ def test_number_tokenizer_tiny_model_is_a_normal_checkpoint(tmp_path):
         " * ",
         "-3",
     ]
+
+
+def test_number_embeddings_start_from_their_digits():
+    """``number_init: digits``: integers that differ in one digit start out closer than
+    integers that share no part (sign, hundreds, tens, units), and each keeps its own
+    embedding (``-42`` is not ``42``); ``random`` gives no such structure."""
+    rng = random.Random(0)
+    alike, apart = [], []
+    for _ in range(200):
+        n = rng.randint(0, 998)
+        if n % 10 != 9:
+            alike.append((str(n), str(n + 1)))  # same sign, hundreds and tens
+        m = rng.randint(-999, -1)
+        if all(a != b for a, b in zip(f"{n:03d}", f"{-m:03d}", strict=True)):
+            apart.append((str(n), str(m)))
+    for init in ("digits", "random"):
+        cfg = TinyModelConfig(
+            hidden_size=128, num_layers=1, num_heads=2, tokenizer="number", number_init=init
+        )
+        policy = build_tiny_policy(cfg, texts=["A = 7 * -3 = -21."])
+        emb, vocab = policy.model.get_input_embeddings().weight, policy.tokenizer.get_vocab()
+
+        def sim(pairs, emb=emb, vocab=vocab):
+            a = emb[[vocab[x] for x, _ in pairs]]
+            b = emb[[vocab[y] for _, y in pairs]]
+            return torch.cosine_similarity(a, b, dim=1).mean().item()
+
+        if init == "digits":  # expected: 3/8 alike, 0 apart, 1/8 for 42 vs -42 (a part of 8)
+            assert sim(alike) > 0.25 and abs(sim(apart)) < 0.1
+            assert sim([("42", "-42"), ("7", "-7"), ("305", "-305")]) < 0.6
+        else:
+            assert abs(sim(alike)) < 0.1 and abs(sim(apart)) < 0.1

@@ -53,6 +53,13 @@ class TinyModelConfig(BaseModel):
         "number: word, plus one token per integer of up to 3 digits (-999..999) and per operator "
         "between spaces (' + ', ' - ', ' * ', ' = ')",
     )
+    number_init: Literal["digits", "random"] = Field(
+        "digits",
+        description="with the number tokenizer, how integer tokens' embeddings start: digits: "
+        "half random, half the sum of a sign vector and one vector per place value of the "
+        "zero-padded digits (numbers sharing digits start alike; with tied embeddings a number's "
+        "logit starts as a sum of per-digit scores); random: as every other token",
+    )
 
     @model_validator(mode="after")
     def _heads_divide_width(self) -> TinyModelConfig:
@@ -191,6 +198,22 @@ def text_words(texts: Iterable[str]) -> set[str]:
     return {w for t in texts for w in re.findall(r"\b[A-Za-z]{2,}\b", t)}
 
 
+def init_number_embeddings(model: PreTrainedModel, tok, keep: float = 0.5) -> None:
+    """Give each integer token of ``tok`` an embedding made of ``keep`` of its random init and
+    ``1 - keep`` (in variance) of a sum of parts: its sign and the digits of its absolute value
+    zero-padded to 3 places (``-42``: minus + hundreds 0 + tens 4 + units 2), each part drawn
+    once at half the init std. Numbers that share digits then start out alike (and, with tied
+    embeddings, a number's logit as a sum of per-digit scores) while each keeps its identity."""
+    emb = model.get_input_embeddings().weight
+    parts = torch.randn(2 + 3 * 10, emb.shape[1]) * (emb.std().item() / 2)
+    with torch.no_grad():
+        for text, i in tok.get_vocab().items():
+            if re.fullmatch(r"-?\d{1,3}", text):
+                v = abs(int(text))
+                rows = [int(text[0] == "-"), 2 + v // 100, 12 + v // 10 % 10, 22 + v % 10]
+                emb[i] = keep**0.5 * emb[i] + (1 - keep) ** 0.5 * parts[rows].sum(0)
+
+
 def build_tiny_policy(cfg: TinyModelConfig, seed: int = 0, texts: Iterable[str] = ()) -> Policy:
     """A randomly initialised tiny Llama with the character tokenizer (``cfg.tokenizer ==
     "word"``: plus one token per word of ``texts``, e.g. the training texts; ``"number"``: also
@@ -212,6 +235,8 @@ def build_tiny_policy(cfg: TinyModelConfig, seed: int = 0, texts: Iterable[str] 
     )
     torch.manual_seed(seed)
     model = LlamaForCausalLM(config)
+    if cfg.tokenizer == "number" and cfg.number_init == "digits":
+        init_number_embeddings(model, tok)
     n = sum(p.numel() for p in model.parameters())
     log.info("built tiny Llama: %.2fM parameters", n / 1e6)
     return Policy(model, tok)
