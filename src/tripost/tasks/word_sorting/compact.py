@@ -2,8 +2,8 @@
 trained from scratch: every word is copied as few times as possible, lines are short and there
 is no recursion::
 
-    (1) terrible=t smug=sm swamp=sw conversation=c
-    (2) conversation < smug < swamp < terrible
+    (1) Keys: terrible=t smug=sm swamp=sw conversation=c.
+    (2) Sorted: conversation < smug < swamp < terrible.
     (Final response) So the answer is: conversation smug swamp terrible.
 
 Step (1) writes the words in the question's order, each with its *key*: its shortest prefix
@@ -11,12 +11,16 @@ that no other word of the list starts with (``smug=sm swamp=sw``; a word whose f
 unique: that letter). Two words compare as their keys do, so step (2), the words sorted and
 joined by ``" < "``, follows from the keys alone. The final response is the paper style's.
 
+Each step opens with a word and ends with a period, as the paper's steps do: without them a
+step that lacks its first or last word would be a piece of the right step, and no part of it
+could name the error (the feedback's part must be one the corrected step does not contain).
+
 Lists the generator never makes (BIG-Bench Hard has two) get a consistent extension:
 
 - a word that is a prefix of another has no prefix of its own that the other lacks: its key is
   the whole word (``plat=plat platelet=plate``; ``"plat" < "plate"`` still sorts right);
 - duplicates likewise keep the whole word as their key (``dot=dot dot=dot``) and sort together,
-  written with ``" = "`` between them as the paper style does: ``barn < dot = dot``;
+  written with ``" = "`` between them as the paper style does: ``Sorted: barn < dot = dot.``;
 - a question with a word containing ``=`` or ``<`` cannot be written in this format; it has no
   gold rationale and is judged by its final answer only.
 
@@ -35,6 +39,9 @@ from tripost.tasks.word_sorting.check import first_line
 from tripost.tasks.word_sorting.generate import misspell
 from tripost.tasks.word_sorting.model import FINAL_PREFIX, GoldStep, quote, words_of
 from tripost.trajectory import FINAL, Step
+
+KEYS_PREFIX = "Keys: "
+SORTED_PREFIX = "Sorted: "
 
 Diagnosis = tuple[str, str]
 
@@ -71,16 +78,17 @@ def compact_words(question: str) -> tuple[str, ...] | None:
     return words
 
 
-def render_keys(words: tuple[str, ...]) -> str:
-    return " ".join(f"{w}={key_of(w, words)}" for w in words)
+def render_keys(entries: list[str]) -> str:
+    """``Keys: smug=sm swamp=sw.`` from the entries ``word=key``."""
+    return f"{KEYS_PREFIX}{' '.join(entries)}."
 
 
 def render_sorted(words: list[str]) -> str:
-    """``barn < dot = dot``: ``=`` only between duplicates."""
+    """``Sorted: barn < dot = dot.``: ``=`` only between duplicates."""
     out = words[0]
     for prev, w in zip(words, words[1:], strict=False):
         out += (" = " if w == prev else " < ") + w
-    return out
+    return f"{SORTED_PREFIX}{out}."
 
 
 def render_final(words: list[str]) -> str:
@@ -90,8 +98,9 @@ def render_final(words: list[str]) -> str:
 def compact_plan(words: tuple[str, ...]) -> list[GoldStep]:
     """The three gold steps of ``words``: kinds ``keys``, ``sorted`` and ``final``."""
     ordered = sorted(words)
+    keys = render_keys([f"{w}={key_of(w, words)}" for w in words])
     return [
-        GoldStep("1", "keys", render_keys(words), words, 0, "1"),
+        GoldStep("1", "keys", keys, words, 0, "1"),
         GoldStep("2", "sorted", render_sorted(ordered), words, 0, "2"),
         GoldStep(FINAL, "final", render_final(ordered), words, 0, FINAL),
     ]
@@ -105,6 +114,7 @@ _ENTRIES = re.compile(rf"{_ENTRY.pattern}(?: {_ENTRY.pattern})*")
 _WORD = r"[^\s<=]+"
 _SORTED = re.compile(rf"{_WORD}(?: [<=] {_WORD})*")
 _SORTED_ITEM = re.compile(rf"(?:^| ([<=]) )({_WORD})")
+_PREFIXES = {"keys": KEYS_PREFIX, "sorted": SORTED_PREFIX, "final": FINAL_PREFIX}
 
 
 @dataclass(frozen=True)
@@ -119,53 +129,52 @@ class Item:
     sep: str = ""
 
 
-def parse_keys(text: str) -> list[Item] | None:
-    if not _ENTRIES.fullmatch(text):
-        return None
-    return [Item(m.start(), m.end(), m[1], key=m[2]) for m in _ENTRY.finditer(text)]
-
-
-def parse_sorted(text: str) -> list[Item] | None:
-    if not _SORTED.fullmatch(text):
-        return None
-    return [Item(m.start(2), m.end(2), m[2], sep=m[1] or "") for m in _SORTED_ITEM.finditer(text)]
-
-
-def parse_final(text: str) -> list[Item] | None:
-    if not (text.startswith(FINAL_PREFIX) and text.endswith(".")):
-        return None
-    off = len(FINAL_PREFIX)
-    body = text[off:-1]
-    if not re.fullmatch(r"\S+(?: \S+)*", body):
-        return None
-    return [Item(off + m.start(), off + m.end(), m[0]) for m in re.finditer(r"\S+", body)]
-
-
 def parse_compact(text: str, kind: str) -> list[Item] | None:
-    """The items of a step of ``kind`` (``keys``, ``sorted`` or ``final``), or None."""
-    return {"keys": parse_keys, "sorted": parse_sorted, "final": parse_final}[kind](text)
+    """The items of a step of ``kind`` (``keys``, ``sorted`` or ``final``), or None when it
+    does not follow that step's format.
+
+    >>> [(it.word, it.sep) for it in parse_compact("Sorted: barn < dot = dot.", "sorted")]
+    [('barn', ''), ('dot', '<'), ('dot', '=')]
+    """
+    prefix = _PREFIXES[kind]
+    if "\n" in text or not (text.startswith(prefix) and text.endswith(".")):
+        return None
+    off, body = len(prefix), text[len(prefix) : -1]
+    if kind == "keys" and _ENTRIES.fullmatch(body):
+        return [Item(off + m.start(), off + m.end(), m[1], key=m[2]) for m in _ENTRY.finditer(body)]
+    if kind == "sorted" and _SORTED.fullmatch(body):
+        return [
+            Item(off + m.start(2), off + m.end(2), m[2], sep=m[1] or "")
+            for m in _SORTED_ITEM.finditer(body)
+        ]
+    if kind == "final" and re.fullmatch(r"\S+(?: \S+)*", body):
+        return [Item(off + m.start(), off + m.end(), m[0]) for m in re.finditer(r"\S+", body)]
+    return None
 
 
 def compact_kind(text: str) -> str | None:
-    """The kind a step text looks like, parsed or not."""
-    if text.startswith(FINAL_PREFIX.split(":")[0]):
-        return "final"
-    if re.search(r"[^\s=]=[^\s=]", text):
-        return "keys"
-    return "sorted" if parse_sorted(text) is not None else None
+    """The kind a step text claims by its opening word, parsed or not."""
+    return next((k for k, p in _PREFIXES.items() if text.startswith(p.split(" ")[0])), None)
 
 
 # ---------------------------------------------------------------------------------------
 # Diagnosis of one step against its gold step: (verbatim segment, reason) or None.
+#
+# A segment is a slice of the wrong step that the gold step does not contain (so that an
+# improvement can be told from a copy of the error): the wrong item, widened when needed
+# (``sun.`` for "sunk" miscopied at the end), or an item with the one before it where a word
+# is missing (``Sorted: b`` when "a" is missing before "b").
+
+Span = tuple[int, int, str]  # start, end, reason
 
 _UNREADABLE = {
-    "keys": "it cannot be read as word=key entries separated by spaces",
-    "sorted": 'it cannot be read as words joined by "<"',
+    "keys": 'it cannot be read as "Keys: " followed by word=key entries and a period',
+    "sorted": 'it cannot be read as "Sorted: " followed by words joined by "<" and a period',
     "final": 'it cannot be read as "So the answer is: " followed by the words and a period',
 }
 _EXPECTED = {
-    "keys": "the first step lists every word with its key",
-    "sorted": 'the words are sorted next, joined by "<"',
+    "keys": 'the first step lists every word with its key ("Keys: ")',
+    "sorted": 'the words are sorted next ("Sorted: ")',
     "final": "the words are sorted, so the final response comes next",
 }
 
@@ -174,62 +183,86 @@ def diagnose_compact(text: str, gold: GoldStep) -> Diagnosis | None:
     """Why ``text`` is not the gold step: (segment, reason), or None when its content is right.
 
     >>> g = compact_plan(("terrible", "smug", "swamp"))[0]
-    >>> diagnose_compact("terrible=t smug=sm swamp=s", g)
-    ('swamp=s', 'the key of "swamp" is "sw", since "smug" also starts with "s"')
+    >>> diagnose_compact("Keys: terrible=t smug=sm swamp=s.", g)
+    ('swamp=s.', 'the key of "swamp" is "sw", since "smug" also starts with "s"')
     """
     items = parse_compact(text, gold.kind)
     if items is None:
         kind = compact_kind(text)
-        if kind is not None and kind != gold.kind:
-            return first_line(text), _EXPECTED[gold.kind]
-        return first_line(text), _UNREADABLE[gold.kind]
+        reason = _EXPECTED[gold.kind] if kind not in (None, gold.kind) else _UNREADABLE[gold.kind]
+        return first_line(text), reason
     if gold.kind == "keys":
-        return _diagnose_keys(text, items, gold.words)
-    found = _diagnose_list(text, items, gold.words)
-    if found is None and gold.kind == "sorted":
-        return _diagnose_signs(text, items)
-    return found
+        found = _diagnose_keys(items, gold.words)
+    else:
+        lead = len(SORTED_PREFIX) if gold.kind == "sorted" else len("is: ")
+        found = _diagnose_list(items, gold.words, lead)
+        if found is None and gold.kind == "sorted":
+            found = _diagnose_signs(items)
+    if found is None:
+        return None
+    start, end, reason = found
+    return _unique(text, start, end, gold.text), reason
 
 
-def _before(text: str, items: list[Item], j: int) -> str:
-    """Item ``j`` with the item before it (item 0 alone): where a missing word belongs."""
-    return text[items[j - 1].start if j else items[0].start : items[j].end]
+def _unique(text: str, start: int, end: int, gold: str) -> str:
+    """``text[start:end]``, widened until the gold step does not contain it."""
+    for extra in range(len(text) + 1):
+        for lo, hi in ((start, end + extra), (start - extra, end), (start - extra, end + extra)):
+            seg = text[max(lo, 0) : hi]
+            if seg not in gold:
+                return seg
+    return text
+
+
+def _at(items: list[Item], j: int, reason: str, missing: int = -1) -> Span:
+    """Item ``j``; when a word is missing before it (``missing`` >= 0), with the item before it
+    or, for item 0, the ``missing`` characters before it (the step's opening word)."""
+    if missing < 0:
+        return items[j].start, items[j].end, reason
+    return (items[j - 1].start if j else items[0].start - missing), items[j].end, reason
 
 
 def _misspelled(written: str, word: str) -> str:
     return f"{quote(word)} is misspelled as {quote(written)}"
 
 
-def _extra(text: str, items: list[Item], words: tuple[str, ...], n: int) -> Diagnosis:
-    extra = items[n].word
-    why = f"{quote(extra)} is listed twice" if extra in words else f"{quote(extra)} is not in the list"
-    return _before(text, items, n), why
+def _extra(items: list[Item], want: list[str], lead: int) -> Span:
+    extra = items[len(want)].word
+    why = (
+        f"{quote(extra)} is listed twice" if extra in want else f"{quote(extra)} is not in the list"
+    )
+    return _at(items, len(want), why, lead)
 
 
-def _diagnose_keys(text: str, items: list[Item], words: tuple[str, ...]) -> Diagnosis | None:
-    written = [it.word for it in items]
+def _wrong_word(items: list[Item], j: int, want: list[str], lead: int) -> Span:
+    """Item ``j`` is not ``want[j]``: a miscopied, missing or repeated word; a misplaced one
+    gets an empty reason, for the caller to fill in."""
+    got = [it.word for it in items]
+    w, aw = want[j], got[j]
+    if aw not in want:
+        why = _misspelled(aw, w) if w not in got else f"{quote(aw)} is not in the list"
+        return _at(items, j, why)
+    if w not in got:
+        return _at(items, j, f"{quote(w)} is missing", lead)
+    if got[: j + 1].count(aw) > want.count(aw):
+        return _at(items, j, f"{quote(aw)} is listed twice", lead)
+    return _at(items, j, "", lead)
+
+
+def _diagnose_keys(items: list[Item], words: tuple[str, ...]) -> Span | None:
+    lead = len(KEYS_PREFIX)
     for j, w in enumerate(words):
-        if j >= len(items):
-            return text[items[-1].start :], f"{quote(w)} is missing"
+        if j >= len(items):  # with the period: the right step goes on after the last item
+            return items[-1].start, items[-1].end + 1, f"{quote(w)} is missing"
         it = items[j]
         if it.word != w:
-            if it.word not in words:
-                why = (
-                    _misspelled(it.word, w)
-                    if w not in written
-                    else f"{quote(it.word)} is not in the list"
-                )
-                return text[it.start : it.end], why
-            if w not in written:
-                return _before(text, items, j), f"{quote(w)} is missing"
-            if written[: j + 1].count(it.word) > words.count(it.word):
-                return _before(text, items, j), f"{quote(it.word)} is listed twice"
-            return _before(text, items, j), f"{quote(w)} comes next, in the question's order"
+            start, end, why = _wrong_word(items, j, list(words), lead)
+            return start, end, why or f"{quote(w)} comes next, in the question's order"
         key = key_of(w, words)
         if it.key != key:
-            return text[it.start : it.end], _key_reason(w, key, it.key, words)
+            return it.start, it.end, _key_reason(w, key, it.key, words)
     if len(items) > len(words):
-        return _extra(text, items, words, len(words))
+        return _extra(items, list(words), lead)
     return None
 
 
@@ -247,40 +280,36 @@ def _key_reason(word: str, key: str, written: str, words: tuple[str, ...]) -> st
     return why
 
 
-def _diagnose_list(text: str, items: list[Item], words: tuple[str, ...]) -> Diagnosis | None:
-    """Step (2) or the final list: the sorted ``words``."""
+def _diagnose_list(items: list[Item], words: tuple[str, ...], lead: int) -> Span | None:
+    """Step (2) or the final list: the sorted ``words``; ``lead`` is the length of the opening
+    word before the first item (``"Sorted: "``, ``"is: "``)."""
     want = sorted(words)
-    got = [it.word for it in items]
     for j, w in enumerate(want):
         if j >= len(items):
-            return text[items[-1].start :], f"{quote(w)} is missing"
+            return items[-1].start, items[-1].end + 1, f"{quote(w)} is missing"
         it = items[j]
         if it.word == w:
             continue
-        if it.word not in words:
-            why = _misspelled(it.word, w) if w not in got else f"{quote(it.word)} is not in the list"
-            return text[it.start : it.end], why
-        if w not in got:
-            return _before(text, items, j), f"{quote(w)} is missing"
-        if got[: j + 1].count(it.word) > want.count(it.word):
-            return _before(text, items, j), f"{quote(it.word)} is listed twice"
+        start, end, why = _wrong_word(items, j, want, lead)
+        if why:
+            return start, end, why
         why = (
             f"{quote(w)} ({key_of(w, words)}) comes before "
             f"{quote(it.word)} ({key_of(it.word, words)})"
         )
-        if j + 1 < len(items) and got[j + 1] == w:  # two neighbours swapped
-            return text[it.start : items[j + 1].end], why
-        return _before(text, items, j), why
+        if j + 1 < len(items) and items[j + 1].word == w:  # two neighbours swapped
+            return it.start, items[j + 1].end, why
+        return start, end, why
     if len(items) > len(want):
-        return _extra(text, items, words, len(want))
+        return _extra(items, want, lead)
     return None
 
 
-def _diagnose_signs(text: str, items: list[Item]) -> Diagnosis | None:
+def _diagnose_signs(items: list[Item]) -> Span | None:
     for j in range(1, len(items)):
         sign = "=" if items[j].word == items[j - 1].word else "<"
         if items[j].sep != sign:
-            return _before(text, items, j), f'the sign between these words is "{sign}"'
+            return items[j - 1].start, items[j].end, f'the sign between these words is "{sign}"'
     return None
 
 
@@ -355,7 +384,11 @@ def _follow(steps: tuple[Step, ...], i: int, entries: list[str]) -> tuple[Step, 
     """Step ``i`` writes ``entries``; the steps after it copy its words (sorted after (1))."""
     written = [e.split("=")[0] for e in entries]
     if i == 0:
-        texts = [" ".join(entries), render_sorted(sorted(written)), render_final(sorted(written))]
+        texts = [
+            render_keys(entries),
+            render_sorted(sorted(written)),
+            render_final(sorted(written)),
+        ]
     elif i == 1:
         texts = [steps[0].text, render_sorted(written), render_final(written)]
     else:
