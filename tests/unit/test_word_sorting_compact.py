@@ -100,7 +100,7 @@ def test_compact_text_renders_and_parses_back():
 
 WRONG = [
     # (case, old, new, step, segment, reason)
-    ("key too short", "swamp=sw", "swamp=s", "1", "swamp=s ", 'the key of "swamp" is "sw", since "smug" also starts with "s"'),
+    ("key too short", "swamp=sw", "swamp=s", "1", "swamp=s conversation=c", 'the key of "swamp" is "sw", since "smug" also starts with "s"'),
     ("key too long", "swamp=sw", "swamp=swa", "1", "swamp=swa", 'the key of "swamp" is "sw", the shortest prefix'),
     ("key wrong letter", "smug=sm", "smug=sn", "1", "smug=sn", 'the key of "smug" is "sm"'),
     ("word miscopied", "swamp=sw", "swump=sw", "1", "swump=sw", '"swamp" is misspelled as "swump"'),

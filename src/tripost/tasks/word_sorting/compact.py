@@ -205,13 +205,15 @@ def diagnose_compact(text: str, gold: GoldStep) -> Diagnosis | None:
 
 
 def _unique(text: str, start: int, end: int, gold: str) -> str:
-    """``text[start:end]``, widened until the gold step does not contain it."""
-    for extra in range(len(text) + 1):
-        for lo, hi in ((start, end + extra), (start - extra, end), (start - extra, end + extra)):
-            seg = text[max(lo, 0) : hi]
-            if seg not in gold:
-                return seg
-    return text
+    """``text[start:end]``, widened by whole words (or to the period) on the side that needs
+    the fewest characters until the gold step does not contain it."""
+    ends = [end, *(i for i, c in enumerate(text) if c == " " and i > end), len(text) - 1]
+    starts = [start, *(i + 1 for i, c in enumerate(text) if c == " " and i + 1 < start), 0]
+    spans = sorted(
+        {(lo, hi) for lo in starts for hi in [*ends, len(text)] if lo <= start and hi >= end},
+        key=lambda span: (start - span[0]) + (span[1] - end),
+    )
+    return next((text[lo:hi] for lo, hi in spans if text[lo:hi] not in gold), text)
 
 
 def _at(items: list[Item], j: int, reason: str, missing: int = -1) -> Span:
@@ -366,18 +368,13 @@ def inject_compact(
 
 def _wrong_key(word: str, key: str, rng: random.Random) -> str:
     """Too short (a shared prefix), one letter too long, or a wrong last letter."""
-    options = ["long"] if len(key) < len(word) else []
-    options += ["short"] if len(key) > 1 else ["letter"]
+    options = ["letter"] + ["short"] * (len(key) > 1) + ["long"] * (len(key) < len(word))
     how = rng.choice(options)
     if how == "short":
         return key[:-1]
     if how == "long":
         return word[: len(key) + 1]
     return key[:-1] + rng.choice(_LOWER.replace(key[-1], ""))
-
-
-def _with_step(steps: tuple[Step, ...], i: int, text: str) -> tuple[Step, ...]:
-    return steps[:i] + (Step(steps[i].label, text),) + steps[i + 1 :]
 
 
 def _follow(steps: tuple[Step, ...], i: int, entries: list[str]) -> tuple[Step, ...]:
