@@ -12,6 +12,7 @@ from tripost.cli import demo_config_path, main, parse_sets
 from tripost.config import load_config
 from tripost.editing import FEEDBACK_ONLY, IMPROVED
 from tripost.experts import build_feedback, build_improvement
+from tripost.experts.prompts import build_demos
 from tripost.si_demos import build_si_demos
 from tripost.tasks import check_text, get_task, read_problems
 from tripost.tasks.word_sorting.compact import ERROR_KINDS, key_of, parse_compact
@@ -247,6 +248,16 @@ def test_expert_demonstrations_work_in_the_compact_style():
         assert rec.attempts[0].steps[0].text.startswith("Keys: ")  # compact, not the paper's
     assert sum(d.record.kind == IMPROVED for d in demos) == 30
     assert all(r.attempts[0] == TASK.solve(r.problem) for r in correct)
+
+
+def test_llm_expert_few_shot_examples_are_compact():
+    demos = build_demos(TASK, 3, seed=5)
+    errors = [d for d in demos if not d.feedback.correct]
+    assert len(errors) == 3 and any(d.feedback.correct for d in demos)
+    for d in errors:
+        assert d.attempt.steps[0].text.startswith("Keys: ")
+        assert TASK.check(d.problem, d.improved).correct
+        assert d.improved.prefix(d.feedback.error_step) == d.attempt.prefix(d.feedback.error_step)
 
 
 # --- the task option -----------------------------------------------------------------------
