@@ -106,7 +106,8 @@ def _splittable(words: tuple[str, ...]) -> bool:
 @dataclass(frozen=True)
 class GoldStep:
     """One step of the gold rationale and what it is about: ``kind`` is ``letters``,
-    ``subpart``, ``chain``, ``hence`` or ``final``; ``words`` the words of the (sub)part in
+    ``subpart``, ``chain``, ``hence`` or ``final`` (the compact style's: ``keys``, ``sorted``,
+    ``final``); ``words`` the words of the (sub)part in
     the order the step lists them; ``pos`` the 0-based letter position compared.
 
     ``official_label`` is the label the paper's scripted rationales write. They number the
