@@ -20,7 +20,7 @@ import torch
 from tripost.evaluation import EvalConfig, metrics, self_improve
 from tripost.hostspeed import describe, host_speed
 from tripost.loop import gold_samples
-from tripost.policy.model import TinyModelConfig, build_tiny_policy
+from tripost.policy.model import TinyModelConfig, build_tiny_policy, init_number_embeddings
 from tripost.tasks import get_task
 from tripost.tasks.arithmetic.model import (
     ExprError,
@@ -104,25 +104,6 @@ def fourier_numbers(policy, share: float = 0.5) -> None:
                 emb[i, : 2 * d] = torch.cat([ang.cos(), ang.sin()]) * std
 
 
-def digit_numbers(policy, keep: float = 0.0) -> None:
-    """Initialise each integer token's embedding as the sum of a sign vector and one vector per
-    place value of its zero-padded digits (``-42`` = minus + hundreds[0] + tens[4] + units[2]):
-    numbers that share a digit start out alike, and with tied embeddings a logit for a number
-    is a sum of one score per digit. Each part is drawn at the embedding's init std / 2.
-    ``keep``: the share of the random (per-token) init kept, so that numbers that share digits
-    stay distinguishable (``-7`` and ``7``)."""
-    emb = policy.model.get_input_embeddings().weight
-    g = torch.Generator().manual_seed(0)
-    std = emb.std().item() / 2
-    parts = torch.randn(2 + 3 * 10, emb.shape[1], generator=g) * std
-    with torch.no_grad():
-        for t, i in policy.tokenizer.get_vocab().items():
-            if re.fullmatch(r"-?\d+", t):
-                v = abs(int(t))
-                rows = [int(t.startswith("-")), 2 + v // 100 % 10, 12 + v // 10 % 10, 22 + v % 10]
-                emb[i] = keep**0.5 * emb[i] + (1 - keep) ** 0.5 * parts[rows].sum(0)
-
-
 OP_RE = re.compile(r"(-?\d+) ([+*-]) (-?\d+) = (-?\d+)")
 
 
@@ -180,12 +161,9 @@ def main() -> None:
     ap.add_argument(
         "--drills", type=float, default=0.0, help="share of SFT samples that are drills"
     )
+    ap.add_argument("--number-init", default="digits", choices=["digits", "random"])
     ap.add_argument(
-        "--digits",
-        type=float,
-        default=None,
-        metavar="KEEP",
-        help="number embeddings from their digits, keeping this share of the random init",
+        "--number-keep", type=float, help="digits init keeping this share of the random init"
     )
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -200,15 +178,18 @@ def main() -> None:
     samples = gold_samples(task, [task.generate(rng, "seen") for _ in range(20000)], LossWeights())
     shape = {"hidden_size": args.hidden, "num_layers": args.layers, "num_heads": args.hidden // 32}
     tiny = TinyModelConfig(
-        **shape, intermediate_size=args.hidden * 86 // 32, tokenizer=args.tokenizer
+        **shape,
+        intermediate_size=args.hidden * 86 // 32,
+        tokenizer=args.tokenizer,
+        number_init=args.number_init,
     )
     policy = build_tiny_policy(tiny, texts=[s.text for s in samples])
     if args.drills:
         samples += drill_samples(task, int(len(samples) * args.drills / (1 - args.drills)))
     if args.fourier:
         fourier_numbers(policy)
-    if args.digits is not None:
-        digit_numbers(policy, args.digits)
+    if args.number_keep is not None:
+        init_number_embeddings(policy.model, policy.tokenizer, args.number_keep)
     cfg = TrainConfig(
         steps=args.steps,
         batch_size=args.batch,
@@ -229,7 +210,7 @@ def main() -> None:
     nll = digit_nll(policy, task)
     print(
         f"[{speed}; after: {describe(host_speed())}] "
-        f"{args.style} style, {args.tokenizer} tokens, d={args.hidden} x {args.layers} layers, "
+        f"{args.style} style, {args.tokenizer} tokens ({args.number_init} numbers), d={args.hidden} x {args.layers} layers, "
         f"steps {args.steps} x batch {args.batch}, lr {args.lr}, {'fp32' if args.fp32 else 'bf16'}: "
         f"{stats['tokens']} tokens in {stats['seconds']:.0f}s, final loss {stats['final_loss']:.3f}, "
         f"seen accuracy {acc:.1%}, NLL digits {nll['digit']:.2f} other {nll['other']:.2f}"
