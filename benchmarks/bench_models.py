@@ -17,8 +17,6 @@ from pathlib import Path
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from tripost.hostspeed import matmul_gflops
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.real_model
 
 from tests.real_model import bpe_tokenizer, task_texts  # noqa: E402
@@ -60,11 +58,6 @@ def build_model(name: str, device: str, dtype: torch.dtype) -> Policy:
 def prompts(n: int, seed: int = 0) -> list[str]:
     rng = random.Random(seed)
     return [render_prompt(TASK.generate(rng, "seen").question) for _ in range(n)]
-
-
-def matmul_peak(device: str, dtype=torch.bfloat16, size: int | None = None, repeats=10) -> float:
-    """Measured dense matmul GFLOP/s of this device in ``dtype`` (median of repeats)."""
-    return matmul_gflops(device, dtype, repeats, size)
 
 
 def sync(device: str) -> None:

@@ -26,8 +26,9 @@ import time
 from pathlib import Path
 
 import torch
-from bench_models import build_model, machine, matmul_peak, prompts, sync
+from bench_models import build_model, machine, prompts, sync
 
+from tripost.hostspeed import matmul_gflops
 from tripost.policy.generation import Sampling, _generate_batch, _generate_hf
 from tripost.policy.server import DEFAULT_COMMAND, ServerConfig, serve_checkpoint
 
@@ -87,7 +88,7 @@ def main() -> None:
     tok = ours.tokenizer
     texts = prompts(args.prompts)
     ids = [ours.bos_ids() + tok.encode(p, add_special_tokens=False) for p in texts]
-    peak = matmul_peak(args.device)
+    peak = matmul_gflops(args.device)
     n = sum(p.numel() for p in ours.model.parameters())
     print(f"machine: {machine(args.device)}; bf16 matmul {peak:,.0f} GFLOP/s")
     print(

@@ -18,8 +18,9 @@ import argparse
 import statistics
 
 import torch
-from bench_models import TASK, build_model, machine, matmul_peak
+from bench_models import TASK, build_model, machine
 
+from tripost.hostspeed import matmul_gflops
 from tripost.policy.model import Policy, lora_config
 from tripost.training import Sample, TrainConfig, train_policy
 from tripost.trajectory import render_prompt
@@ -51,7 +52,7 @@ def main() -> None:
     ap.add_argument("--gradient-checkpointing", action="store_true")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    peak = matmul_peak(args.device)
+    peak = matmul_gflops(args.device)
     data = samples(args.batch * args.steps)
     print(f"machine: {machine(args.device)}; bf16 matmul {peak:,.0f} GFLOP/s")
     policies: dict[str, Policy] = {}

@@ -10,14 +10,14 @@ from __future__ import annotations
 import time
 
 
-def matmul_gflops(device="cpu", dtype=None, repeats: int = 10, size: int | None = None) -> float:
+def matmul_gflops(device="cpu", dtype=None, repeats: int = 10) -> float:
     """Median GFLOP/s of ``size x size`` matmuls in ``dtype`` (default bfloat16) on ``device``
-    with torch's current thread count (size 1024 on CPU, 8192 on a GPU by default); the first
+    with torch's current thread count (size 1024 on CPU, 8192 on a GPU); the first
     repeat is warm-up. (torch is imported here: the report reads these figures without it.)"""
     import torch
 
     device, dtype = torch.device(device), dtype or torch.bfloat16
-    size = size or (8192 if device.type == "cuda" else 1024)
+    size = 8192 if device.type == "cuda" else 1024
     a = torch.randn(size, size, device=device, dtype=dtype)
     b = torch.randn(size, size, device=device, dtype=dtype)
     rates = []

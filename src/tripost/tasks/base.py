@@ -59,6 +59,14 @@ class Task(Protocol):
         ...
 
 
+def check_task_options(update_style: str, style: str, styles: tuple[str, ...]) -> None:
+    """Refuse an ``update_style`` or a rationale ``style`` a task does not write (ValueError)."""
+    if update_style != "rewrite":
+        raise ValueError(f"unknown update_style {update_style!r}; known: 'rewrite'")
+    if style not in styles:
+        raise ValueError(f"unknown style {style!r}; known: {', '.join(map(repr, styles))}")
+
+
 def check_text(task: Task, problem: Problem, text: str) -> Feedback:
     """Scripted feedback on raw model text: malformed attempts get a parse-error feedback."""
     try:

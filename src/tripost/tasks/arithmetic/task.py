@@ -52,6 +52,7 @@ from tripost.tasks.arithmetic.model import (
     solve_ops,
     solve_plan,
 )
+from tripost.tasks.base import check_task_options
 from tripost.trajectory import FINAL, Attempt, Feedback, Problem
 
 log = logging.getLogger(__name__)
@@ -76,10 +77,7 @@ class MultistepArithmetic:
     def __init__(
         self, instruction: str | None = None, update_style: str = "rewrite", style: str = "paper"
     ) -> None:
-        if update_style != "rewrite":
-            raise ValueError(f"unknown update_style {update_style!r}; known: 'rewrite'")
-        if style not in STYLES:
-            raise ValueError(f"unknown style {style!r}; known: {', '.join(map(repr, STYLES))}")
+        check_task_options(update_style, style, STYLES)
         self.instruction = instruction or ""
         self.update_style = update_style
         #: ``"paper"``: the official rationale; ``"compact"``: the same steps and chains without

@@ -29,6 +29,7 @@ import dataclasses
 import logging
 import random
 
+from tripost.tasks.base import check_task_options
 from tripost.tasks.word_sorting.check import diagnose_step, first_line
 from tripost.tasks.word_sorting.compact import ERROR_KINDS as COMPACT_ERROR_KINDS
 from tripost.tasks.word_sorting.compact import (
@@ -74,10 +75,7 @@ class WordSorting:
     def __init__(
         self, instruction: str | None = None, update_style: str = "rewrite", style: str = "paper"
     ) -> None:
-        if update_style != "rewrite":
-            raise ValueError(f"unknown update_style {update_style!r}; known: 'rewrite'")
-        if style not in STYLES:
-            raise ValueError(f"unknown style {style!r}; known: {', '.join(map(repr, STYLES))}")
+        check_task_options(update_style, style, STYLES)
         self.instruction = instruction or ""
         self.update_style = update_style
         #: ``"paper"``: the paper's scripted rationale; ``"compact"``: keys and one sorted
