@@ -424,16 +424,21 @@ def wrong_dates(claim: Claim, plan: Plan, dates: dict[str, date | None]) -> list
             if d
         ]
     elif claim.key[0] == "offset" and dates.get("today"):
-        today = dates["today"]
-        unit, n = claim.key[1]
-        back = Offset(-n, unit).apply(today)  # the wrong direction
-        out += [back] if back else []
-        out += [
-            d for d in (make_date(today.year, x.month, x.day), _month_slip(today, n, unit)) if d
-        ]
-        if unit == "month":
-            out += [d for d in (add_months(x, 1), add_months(x, -1), add_months(x, 12)) if d]
+        out += counting_slips(dates["today"], claim.key[1], x)  # type: ignore[arg-type]
     return sorted({d for d in out if d and d != x and 1800 <= d.year <= 2200})
+
+
+def counting_slips(base: date, key: tuple[str, int], x: date) -> list[date]:
+    """Wrong results of counting an offset (``Offset.key``) from ``base`` whose right result
+    is x: the wrong direction, the year of ``base`` kept, a month's length wrong (30 for 31
+    and back), and for months a month off or the year not advanced."""
+    unit, n = key
+    back = Offset(-n, unit).apply(base)  # the wrong direction
+    out = [back] if back else []
+    out += [d for d in (make_date(base.year, x.month, x.day), _month_slip(base, n, unit)) if d]
+    if unit == "month":
+        out += [d for d in (add_months(x, 1), add_months(x, -1), add_months(x, 12)) if d]
+    return out
 
 
 def _month_slip(today: date, n: int, unit: str) -> date | None:

@@ -18,16 +18,27 @@ Buckets count the gold steps: ``steps1`` (the date today) and ``steps2`` are *se
 after the party.``) and are *unseen*. The scripted feedback reads every date claim of every
 step (:mod:`tripost.tasks.dates.check`), recomputes it, and checks the ``that is MM/DD/YYYY`` rewriting and
 the option letter.
+
+The ``compact`` style (task option ``style: compact``) writes one short step per computed date,
+every date MM/DD/YYYY and no restatement of the premise, for a small model trained from scratch
+(:mod:`tripost.tasks.dates.compact`)::
+
+    (1) Today is 12/24/1937.
+    (2) 10 days before 12/24/1937 is 12/14/1937.
+    (Final response) So the answer is (D).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 import re
 
+from tripost.tasks.base import check_task_options
 from tripost.tasks.dates.calendar import mdy
 from tripost.tasks.dates.check import claim_error, read_step
+from tripost.tasks.dates.compact import diagnose_compact, gold_compact, inject_compact
 from tripost.tasks.dates.generate import (
     generate_question,
     propagate,
@@ -42,6 +53,7 @@ log = logging.getLogger(__name__)
 
 SEEN_BUCKETS = ["steps1", "steps2"]
 UNSEEN_BUCKETS = ["steps3+"]
+STYLES = ("paper", "compact")
 
 
 def bucket_of(n_steps: int) -> str:
@@ -56,8 +68,16 @@ class DateUnderstanding:
     PAPER_INSTRUCTION = ""
     buckets = SEEN_BUCKETS + UNSEEN_BUCKETS
 
-    def __init__(self, instruction: str | None = None) -> None:
+    def __init__(
+        self, instruction: str | None = None, update_style: str = "rewrite", style: str = "paper"
+    ) -> None:
+        check_task_options(update_style, style, STYLES)
         self.instruction = instruction or ""
+        self.update_style = update_style
+        #: ``"paper"``: the paper's rationale; ``"compact"``: one short step per computed date,
+        #: every date MM/DD/YYYY, for a small model trained from scratch (module docstring)
+        self.style = style
+        self.compact = style == "compact"
 
     # ------------------------------------------------------------ problems
 
@@ -97,7 +117,7 @@ class DateUnderstanding:
         plan = parse_question(problem.question)
         if plan is None or plan.answer is None or plan.answer != problem.answer:
             return None
-        return render_gold(plan, plan.answer)
+        return gold_compact(plan, plan.answer) if self.compact else render_gold(plan, plan.answer)
 
     # ------------------------------------------------------------ scripted feedback
 
@@ -114,6 +134,10 @@ class DateUnderstanding:
         plan = parse_question(problem.question)
         if plan is None:
             log.warning("question not understood; checking the final response only")
+        elif self.compact:
+            found = diagnose_compact(plan, attempt)
+            if found is not None:
+                return self._step_error(attempt, *found)
         else:
             dates = plan.dates()
             for step in attempt.steps:
@@ -134,6 +158,14 @@ class DateUnderstanding:
                     if err:
                         return Feedback.error(attempt, step.label, *err)
         return self._check_final(problem, attempt, plan)
+
+    @staticmethod
+    def _step_error(attempt: Attempt, i: int, segment: str, reason: str) -> Feedback:
+        """The error of the step at position i; the steps before it are the correct ones (even
+        if a wrong label repeats one of theirs)."""
+        feedback = Feedback.error(attempt, attempt.steps[i].label, segment, reason)
+        ok = (attempt.steps[0].label, attempt.steps[i - 1].label) if i else None
+        return dataclasses.replace(feedback, ok_range=ok)
 
     def _check_final(self, problem: Problem, attempt: Attempt, plan: Plan | None) -> Feedback:
         final = attempt.final
@@ -163,9 +195,11 @@ class DateUnderstanding:
         if feedback.correct or feedback.error_step is None or gold is None:
             return None
         label = feedback.error_step
-        kept = list(attempt.prefix(label)) if label in attempt.labels else []
         plan = parse_question(problem.question)
         assert plan is not None  # solve() parsed it
+        if self.compact:
+            return self._improve_compact(problem, attempt, label, plan, gold)
+        kept = list(attempt.prefix(label)) if label in attempt.labels else []
         dates = plan.dates()
         stated = {c.key for s in kept for c in read_step(s.text, plan, dates) or []}
         rest = [
@@ -179,6 +213,20 @@ class DateUnderstanding:
         new = Attempt((*kept, *rest, gold.steps[-1]))
         return new if self.check(problem, new).correct else None
 
+    def _improve_compact(
+        self, problem: Problem, attempt: Attempt, label: str, plan: Plan, gold: Attempt
+    ) -> Attempt | None:
+        """Compact style: keep the steps before the error verbatim and write the gold steps
+        from its position on (the compact steps are positional). Of several steps labelled
+        ``label``, the last one after right steps only is meant."""
+        found = diagnose_compact(plan, attempt)
+        last = found[0] if found else len(attempt.steps) - 1
+        at = [i for i, s in enumerate(attempt.steps[: last + 1]) if s.label == label]
+        if not at or at[-1] >= len(gold.steps):
+            return None
+        new = Attempt(attempt.steps[: at[-1]] + gold.steps[at[-1] :])
+        return new if self.check(problem, new).correct else None
+
     # ------------------------------------------------------------ error injection
 
     def inject_error(
@@ -187,10 +235,15 @@ class DateUnderstanding:
         """One error of a kind a small model makes: a wrong reference date (today or an
         event), wrong day arithmetic for the target (off by one, a wrong month length, a
         forgotten year change, the wrong direction), a wrong MM/DD/YYYY rewriting, or a wrong
-        option letter. Later steps follow the wrong date, as a model's would."""
+        option letter. Later steps follow the wrong date, as a model's would. The compact
+        style writes its own kinds (:data:`tripost.tasks.dates.compact.ERROR_KINDS`) into its
+        gold rationale, and no other attempt."""
         plan = parse_question(problem.question)
         if plan is None:
             return None
+        if self.compact:
+            gold = self.solve(problem)
+            return inject_compact(plan, problem.answer, rng) if attempt == gold else None
         dates = plan.dates()
         read = [
             (i, read_step(s.text, plan, dates))
