@@ -1,5 +1,6 @@
 """Logical deduction: ``task`` (the Task), ``model`` (scenes, statements, "??" patterns, step
-forms), ``generate`` (scenes and injected slips), ``check`` (scripted feedback and improvement)."""
+forms), ``compact`` (the compact style's step forms), ``generate`` (scenes and injected slips),
+``check`` (scripted feedback and improvement)."""
 
 from tripost.tasks.logical_deduction.task import LogicalDeduction
 

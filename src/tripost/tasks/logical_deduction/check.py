@@ -3,6 +3,8 @@
 A statement's ordering must mean what the statement says; a placement is right iff every order
 allowed by the steps it cites agrees with it. The improvement keeps the steps before the error
 and continues the deduction from what they establish (from nothing, it is the gold rationale).
+Both rationale styles go through the same code: a :class:`StepStyle` only writes the steps and
+reads them into the same forms (:class:`Translate`, :class:`Place`, :class:`Read`).
 """
 
 from __future__ import annotations
@@ -12,21 +14,19 @@ from dataclasses import dataclass, field
 
 from tripost.tasks.logical_deduction.model import (
     FINAL_RE,
+    PAPER,
     Pattern,
     Place,
     Read,
     Scene,
+    StepStyle,
     Translate,
     arrangement,
     asked_phrase,
     join,
-    parse_step,
     phrase_positions,
-    place_text,
-    read_text,
     same_meaning,
     solutions,
-    translate_text,
 )
 from tripost.trajectory import FINAL, Attempt, Feedback, Step
 
@@ -86,26 +86,30 @@ def _check_place(s: Scene, step: Place, text: str, done: _Checked) -> tuple[str,
     return None
 
 
-def _check_read(s: Scene, step: Read, text: str, done: _Checked) -> tuple[str, str] | None:
+def _check_read(s: Scene, step: Read, done: _Checked) -> tuple[str, str] | None:
+    """The cited ordering, the position words (when the step has them), the position, then
+    the object read."""
+    if step.ref is None:
+        return step.said, "no earlier step is an ordering to read"
     if step.ref not in done.orderings:
         return f"In ({step.ref})", f"step ({step.ref}) is not an earlier ordering"
-    positions = phrase_positions(s.domain, s.n)
-    if step.phrase not in positions:
-        return step.phrase, f'"{step.phrase}" is not a position the options use'
-    if positions[step.phrase] != step.position:
-        return (
-            f"is position {step.position}",
-            f"{step.phrase} is position {positions[step.phrase]} of {s.n}",
-        )
+    if step.phrase is not None:
+        positions = phrase_positions(s.domain, s.n)
+        if step.phrase not in positions:
+            return step.phrase, f'"{step.phrase}" is not a position the options use'
+        if positions[step.phrase] != step.position:
+            return step.at, f"{step.phrase} is position {positions[step.phrase]} of {s.n}"
     if step.position != s.asked:
+        if step.phrase is None:
+            return step.at, f"the options ask about {asked_phrase(s)}, position {s.asked}"
         return step.phrase, f"the options ask about {asked_phrase(s)}"
     facts = done.claims[step.ref].facts(s.n)
     holder = next((o for o, p in facts.items() if p == step.position), None)
-    segment = text[text.index("which holds") :].rstrip(".")
     if holder is None:
-        return segment, f"({step.ref}) does not say what is in position {step.position}"
+        return step.said, f"({step.ref}) does not say what is in position {step.position}"
     if holder != step.name:
-        return segment, f"position {step.position} in ({step.ref}) holds {s.domain.mention(holder)}"
+        who = s.domain.mention(holder)
+        return step.said, f"position {step.position} in ({step.ref}) holds {who}"
     return None
 
 
@@ -126,20 +130,25 @@ def _check_final(s: Scene, answer: str, text: str, done: _Checked) -> tuple[str,
     return None
 
 
-def first_error(s: Scene, answer: str, attempt: Attempt) -> Feedback | None:
+def first_error(
+    s: Scene, answer: str, attempt: Attempt, style: StepStyle = PAPER
+) -> Feedback | None:
+    """The feedback on the first wrong step of an attempt written in ``style``; None when
+    every step is right."""
     done = _Checked()
+    forms = iter(style.parse(s, [st for st in attempt.steps if st.label != FINAL]))
     for step in attempt.steps:
         text = step.text.strip()
         if step.label == FINAL:
             issue = _check_final(s, answer, text, done)
         else:
-            form = parse_step(s, text)
+            form = next(forms)
             issue = None
             if isinstance(form, str):
                 issue = text.split("\n")[0][:120], f"{form}".rstrip(".")
             elif isinstance(form, Translate):
                 if not same_meaning(form.pattern, s.patterns[form.index], s.objects):
-                    right = s.patterns[form.index].render(s.domain)
+                    right = style.ordering(s.patterns[form.index], s.domain)
                     issue = form.pat_text, f'"{s.statements[form.index]}" means "{right}"'
                 done.claims[step.label] = form.pattern
             elif isinstance(form, Place):
@@ -147,7 +156,7 @@ def first_error(s: Scene, answer: str, attempt: Attempt) -> Feedback | None:
                 done.claims[step.label] = arrangement(form.facts, s.n)
                 done.orderings.add(step.label)
             else:
-                issue = _check_read(s, form, text, done)
+                issue = _check_read(s, form, done)
                 done.read = form.name
         if issue:
             return Feedback.error(attempt, step.label, issue[0], issue[1])
@@ -166,10 +175,9 @@ class _Progress:
     read: bool = False
 
     @classmethod
-    def of(cls, s: Scene, steps: tuple[Step, ...]) -> _Progress:
+    def of(cls, s: Scene, steps: tuple[Step, ...], style: StepStyle) -> _Progress:
         out = cls()
-        for step in steps:
-            form = parse_step(s, step.text.strip())
+        for step, form in zip(steps, style.parse(s, steps), strict=True):
             if isinstance(form, Translate):
                 out.translated.setdefault(form.index, step.label)
             elif isinstance(form, Place):
@@ -212,10 +220,12 @@ def _next_placements(
     return None
 
 
-def continue_deduction(s: Scene, answer: str, prefix: tuple[Step, ...]) -> Attempt | None:
-    """Gold steps after a correct ``prefix``: translate the statements not yet written, place
-    objects until the order is known, read the asked position, answer."""
-    progress = _Progress.of(s, prefix)
+def continue_deduction(
+    s: Scene, answer: str, prefix: tuple[Step, ...], style: StepStyle = PAPER
+) -> Attempt | None:
+    """Gold steps in ``style`` after a correct ``prefix``: translate the statements not yet
+    written, place objects until the order is known, read the asked position, answer."""
+    progress = _Progress.of(s, prefix, style)
     steps = list(prefix)
 
     def add(text: str) -> str:
@@ -225,7 +235,7 @@ def continue_deduction(s: Scene, answer: str, prefix: tuple[Step, ...]) -> Attem
 
     for i in range(len(s.statements)):
         if i not in progress.translated:
-            progress.translated[i] = add(translate_text(s, i))
+            progress.translated[i] = add(style.translate(s, i, None))
     refs, known = _cited_orderings(progress.orderings)
     while len(known) < s.n:
         found = _next_placements(s, known)
@@ -234,16 +244,16 @@ def continue_deduction(s: Scene, answer: str, prefix: tuple[Step, ...]) -> Attem
         subset, forced = found
         cite = refs + [progress.translated[i] for i in subset]
         known = {**known, **forced}
-        refs = [add(place_text(s, cite, forced, known))]
+        refs = [add(style.place(s, cite, forced, known))]
         progress.orderings.append((refs[0], dict(known)))
     if not progress.read:
         label = next(
             lab for lab, facts in reversed(progress.orderings) if s.asked in facts.values()
         )
         holder = next(o for o, p in known.items() if p == s.asked)
-        add(read_text(s, label, asked_phrase(s), s.asked, holder))
+        add(style.read(s, label, asked_phrase(s), s.asked, holder))
     letters = [s.letter(i) for i in range(len(s.options))]
     if answer not in letters:
         return None
-    steps.append(Step(FINAL, f"{s.options[letters.index(answer)]}. So the answer is {answer}."))
+    steps.append(Step(FINAL, style.final(s, answer)))
     return Attempt(tuple(steps))

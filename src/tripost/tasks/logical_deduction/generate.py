@@ -6,32 +6,30 @@ import random
 
 from tripost.tasks.logical_deduction.model import (
     FINAL_RE,
+    PAPER,
     Domain,
     Pattern,
     Place,
     Read,
     Scene,
+    StepStyle,
     Translate,
     parse_sentence,
-    parse_step,
-    place_text,
-    read_text,
     solutions,
     statement_pattern,
-    translate_text,
 )
 from tripost.trajectory import FINAL, Attempt, Step
 
 # --- error injection -------------------------------------------------------------------------
 
 
-def _misread(s: Scene, form: Translate, rng: random.Random) -> str | None:
+def _misread(s: Scene, form: Translate, rng: random.Random, style: StepStyle) -> str | None:
     """The statement's ordering with the two objects swapped, or the position counted from the
     wrong end or one off."""
     i, pat = form.index, s.patterns[form.index]
     if len(pat.names) == 2:
         a, b = pat.names
-        return translate_text(s, i, Pattern(("??", b, "??", a, "??")))
+        return style.translate(s, i, Pattern(("??", b, "??", a, "??")))
     name, p = pat.names[0], pat.facts(s.n)[pat.names[0]]
     from_last = pat.tokens[0] == "??"
     k = s.n + 1 - p if from_last else p
@@ -40,10 +38,10 @@ def _misread(s: Scene, form: Translate, rng: random.Random) -> str | None:
     if not wrong:
         return None
     j, end = rng.choice(wrong)
-    return translate_text(s, i, statement_pattern(s.domain, j, end, name))
+    return style.translate(s, i, statement_pattern(s.domain, j, end, name))
 
 
-def _swap(s: Scene, form: Place, rng: random.Random) -> str:
+def _swap(s: Scene, form: Place, rng: random.Random, style: StepStyle) -> str:
     """The placement with one newly placed object swapped with another position."""
     name = rng.choice([n for n, _, _ in form.places])
     p = form.facts[name]
@@ -54,17 +52,24 @@ def _swap(s: Scene, form: Place, rng: random.Random) -> str:
     if other:
         facts[other] = p
     new = {n: facts[n] for n, _, _ in form.places}
-    return place_text(s, form.refs, new, facts)
+    return style.place(s, form.refs, new, facts)
 
 
 _WEIGHTS = {"misread": 3, "swap": 4, "lookup": 1, "letter": 2}
 
 
-def inject(s: Scene, attempt: Attempt, rng: random.Random) -> tuple[Attempt, str] | None:
-    forms = {st.label: parse_step(s, st.text.strip()) for st in attempt.steps if st.label != FINAL}
+def inject(
+    s: Scene, attempt: Attempt, rng: random.Random, style: StepStyle = PAPER
+) -> tuple[Attempt, str] | None:
+    """One slip (see :meth:`LogicalDeduction.inject_error`) in an attempt written in ``style``,
+    rendered in that style; the attempt and the label of the wrong step."""
+    numbered = [st for st in attempt.steps if st.label != FINAL]
+    forms = dict(zip([st.label for st in numbered], style.parse(s, numbered), strict=True))
     kinds: dict[str, list[str]] = {"letter": [FINAL]}
     for label, form in forms.items():
         kind = {Translate: "misread", Place: "swap", Read: "lookup"}.get(type(form))
+        if isinstance(form, Place) and not form.places:
+            kind = None  # a placement that places nothing new has no object to swap
         if kind:
             kinds.setdefault(kind, []).append(label)
     kind = rng.choices(sorted(kinds), [_WEIGHTS[k] for k in sorted(kinds)])[0]
@@ -72,12 +77,12 @@ def inject(s: Scene, attempt: Attempt, rng: random.Random) -> tuple[Attempt, str
     form = forms.get(label)
     text: str | None
     if isinstance(form, Translate):
-        text = _misread(s, form, rng)
+        text = _misread(s, form, rng, style)
     elif isinstance(form, Place):
-        text = _swap(s, form, rng)
+        text = _swap(s, form, rng, style)
     elif isinstance(form, Read):
         other = rng.choice([o for o in s.objects if o != form.name])
-        text = read_text(s, form.ref, form.phrase, form.position, other)
+        text = style.read(s, form.ref, form.phrase, form.position, other)  # type: ignore[arg-type]
     else:
         m = FINAL_RE.match(attempt.final.strip())
         letters = [s.letter(i) for i in range(len(s.options))]

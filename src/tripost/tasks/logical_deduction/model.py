@@ -23,9 +23,11 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+
+from tripost.trajectory import Step
 
 ORDINALS = ["first", "second", "third", "fourth", "fifth", "sixth", "seventh"]
 NUMBER_WORDS = {"three": 3, "four": 4, "five": 5, "six": 6, "seven": 7}
@@ -126,13 +128,23 @@ class Pattern:
     def render(self, domain: Domain) -> str:
         return " ".join([f"({domain.first})", *self.tokens, f"({domain.last})"])
 
+    def bare(self) -> str:
+        """The pattern without its ends, as the compact style writes it: ``?? crow ??``."""
+        return " ".join(self.tokens)
+
     @classmethod
     def parse(cls, text: str, domain: Domain, names: Sequence[str]) -> Pattern:
         """Read ``(left) ?? blue jay ?? falcon ?? (right)``; ValueError saying what is wrong."""
         head, tail = f"({domain.first})", f"({domain.last})"
         if not (text.startswith(head) and text.endswith(tail)):
             raise ValueError(f'the ordering must go from "{head}" to "{tail}"')
-        words = text[len(head) : len(text) - len(tail)].split()
+        return cls.read(text[len(head) : len(text) - len(tail)], names)
+
+    @classmethod
+    def read(cls, text: str, names: Sequence[str]) -> Pattern:
+        """Read the tokens between the ends, ``?? blue jay ?? falcon ??``: ``?``, ``??`` and
+        the objects' names, a name of several words matched whole (longest names first)."""
+        words = text.split()
         by_len = sorted(names, key=lambda s: -len(s.split()))
         tokens: list[str] = []
         i = 0
@@ -400,7 +412,7 @@ class Translate:
 
     index: int  # which statement
     pattern: Pattern
-    pat_text: str
+    pat_text: str  # the words feedback names when the pattern is wrong
 
 
 @dataclass
@@ -408,19 +420,26 @@ class Place:
     """Objects placed from the cited steps, and the ordering known after it."""
 
     refs: list[str]
-    places: list[tuple[str, int, str]]  # name, position, its text
+    places: list[tuple[str, int, str]]  # name, position, the words placing it
     facts: dict[str, int]
     arr_text: str
 
 
 @dataclass
 class Read:
-    """The object in the asked position, read off an ordering."""
+    """The object in the asked position, read off an ordering. ``at`` and ``said`` are the
+    words feedback names when the position or the object is wrong."""
 
-    ref: str
-    phrase: str
+    ref: str | None  # the ordering read; None: no earlier one (compact style)
+    phrase: str | None  # the position words; None: the step gives the position only
     position: int
     name: str
+    at: str
+    said: str
+
+
+#: what a numbered step is: one of the three forms, or why it cannot be read
+Form = Translate | Place | Read | str
 
 
 def join(items: list[str]) -> str:
@@ -489,7 +508,7 @@ def find_object(s: Scene, text: str) -> str | None:
     return next((o for o in s.objects if o.lower() == text.lower()), None)
 
 
-def parse_step(s: Scene, text: str) -> Translate | Place | Read | str:
+def parse_step(s: Scene, text: str) -> Form:
     """The step's form (see the examples above this section), or a reason why it cannot be
     read, e.g. ``"the owl" is not one of the objects``."""
     if m := _PLACE_RE.match(text):
@@ -512,7 +531,8 @@ def parse_step(s: Scene, text: str) -> Translate | Place | Read | str:
         name = find_object(s, m["obj"])
         if name is None:
             return f'"{m["obj"]}" is not one of the objects'
-        return Read(m["ref"], m["phrase"], int(m["p"]), name)
+        p, said = int(m["p"]), text[text.index("which holds") :].rstrip(".")
+        return Read(m["ref"], m["phrase"], p, name, f"is position {p}", said)
     if m := _TRANSLATE_RE.match(text):
         wanted = m["stmt"].strip().lower()
         index = next((i for i, t in enumerate(s.statements) if t.lower() == wanted), None)
@@ -523,6 +543,33 @@ def parse_step(s: Scene, text: str) -> Translate | Place | Read | str:
         except ValueError as e:
             return str(e)
     return "the step is neither a statement with its ordering, a placement nor a reading"
+
+
+def parse_steps(s: Scene, steps: Sequence[Step]) -> list[Form]:
+    """The form of each numbered step; a paper step says all it means by itself."""
+    return [parse_step(s, st.text.strip()) for st in steps]
+
+
+def final_text(s: Scene, answer: str) -> str:
+    letters = [s.letter(i) for i in range(len(s.options))]
+    return f"{s.options[letters.index(answer)]}. So the answer is {answer}."
+
+
+@dataclass(frozen=True)
+class StepStyle:
+    """How a rationale writes and reads its steps. The deduction (which steps, in which order,
+    citing what) and its checks are the same in every style; only the words differ."""
+
+    ordering: Callable[[Pattern, Domain], str]  # a pattern as feedback quotes it
+    translate: Callable[[Scene, int, Pattern | None], str]  # statement i (as pattern)
+    place: Callable[[Scene, list[str], dict[str, int], dict[str, int]], str]  # refs, new, facts
+    read: Callable[[Scene, str, str, int, str], str]  # ref, phrase, position, object
+    final: Callable[[Scene, str], str]  # the final response naming an option letter
+    parse: Callable[[Scene, Sequence[Step]], list[Form]]  # the forms of the numbered steps
+
+
+#: the paper's step forms (the examples above this section)
+PAPER = StepStyle(Pattern.render, translate_text, place_text, read_text, final_text, parse_steps)
 
 
 def answer_of(s: Scene) -> str | None:

@@ -16,6 +16,16 @@ the asked position::
 Positions count from the end written first. The scripted feedback checks each statement's
 ordering against the statement, and each placement by enumerating the orders allowed by the
 steps it cites: a placement is right iff every such order agrees with it.
+
+The ``compact`` style (task option ``style: compact``) writes the same deduction without the
+words a step repeats from the question or from itself, for a small model trained from scratch
+(:mod:`tripost.tasks.logical_deduction.compact`)::
+
+    (1) Given: ?? blue jay ?? falcon ??.
+    (2) Given: ?? quail ?? blue jay ??.
+    (3) From (1) and (2): quail blue jay falcon.
+    (4) Position 2: blue jay.
+    (Final response) So the answer is (A).
 """
 
 from __future__ import annotations
@@ -24,11 +34,14 @@ import logging
 import random
 import re
 
+from tripost.tasks.base import check_task_options
 from tripost.tasks.logical_deduction.check import continue_deduction, first_error
+from tripost.tasks.logical_deduction.compact import COMPACT
 from tripost.tasks.logical_deduction.generate import inject, position_predicate, unique_statements
 from tripost.tasks.logical_deduction.model import (
     DOMAINS,
     FINAL_RE,
+    PAPER,
     Scene,
     answer_of,
     parse_question,
@@ -40,6 +53,7 @@ log = logging.getLogger(__name__)
 
 SEEN_SIZES = (3, 5)
 UNSEEN_SIZES = (7,)
+STYLES = ("paper", "compact")
 
 
 # --- the task --------------------------------------------------------------------------------
@@ -54,9 +68,18 @@ class LogicalDeduction:
         ' Let "??" represents 0 or more objects, and "?" represents exactly 1 object.'
     )
 
-    def __init__(self, instruction: str | None = None) -> None:
+    def __init__(
+        self, instruction: str | None = None, update_style: str = "rewrite", style: str = "paper"
+    ) -> None:
+        check_task_options(update_style, style, STYLES)
         self.instruction = instruction or ""
+        self.update_style = update_style
         self.buckets = [str(n) for n in SEEN_SIZES + UNSEEN_SIZES]
+        #: ``"paper"``: the paper's rationale; ``"compact"``: the same deduction in fewer
+        #: words, for a small model trained from scratch (module docstring)
+        self.style = style
+        self.compact = style == "compact"
+        self.step_style = COMPACT if self.compact else PAPER
 
     def generate(self, rng: random.Random, split: str) -> Problem:
         """A random scene of the split's size with statements added until one order remains;
@@ -104,7 +127,7 @@ class LogicalDeduction:
         s = parse_question(problem.question)
         if s is None or answer_of(s) != problem.answer:
             return None
-        return continue_deduction(s, problem.answer, ())
+        return continue_deduction(s, problem.answer, (), self.step_style)
 
     def extract_answer(self, attempt: Attempt) -> str | None:
         """``"... So the answer is (B)."`` -> ``"(B)"``; None if absent."""
@@ -120,7 +143,7 @@ class LogicalDeduction:
             first = attempt.steps[0]
             reason = "the question is not a logical deduction question this checker can read"
             return Feedback.error(attempt, first.label, first.text.split("\n")[0], reason)
-        return first_error(s, problem.answer, attempt) or Feedback.ok(attempt)
+        return first_error(s, problem.answer, attempt, self.step_style) or Feedback.ok(attempt)
 
     def improve(self, problem: Problem, attempt: Attempt, feedback: Feedback) -> Attempt | None:
         """The steps before the error verbatim, then the solver's deduction continued from
@@ -128,7 +151,8 @@ class LogicalDeduction:
         s = parse_question(problem.question)
         if s is None or feedback.correct or feedback.error_step not in attempt.labels:
             return None
-        new = continue_deduction(s, problem.answer, attempt.prefix(feedback.error_step))  # type: ignore[arg-type]
+        prefix = attempt.prefix(feedback.error_step)  # type: ignore[arg-type]
+        new = continue_deduction(s, problem.answer, prefix, self.step_style)
         if new is None or not self.check(problem, new).correct:
             return None
         return new
@@ -138,6 +162,7 @@ class LogicalDeduction:
     ) -> tuple[Attempt, str] | None:
         """One slip: a statement's ordering misread (objects swapped, position counted from the
         wrong end or one off), a placement with two objects swapped, the wrong object read off
-        the ordering, or a wrong option letter. Returns the attempt and its wrong step."""
+        the ordering, or a wrong option letter, written in the task's style. Returns the
+        attempt and its wrong step."""
         s = parse_question(problem.question)
-        return None if s is None else inject(s, attempt, rng)
+        return None if s is None else inject(s, attempt, rng, self.step_style)

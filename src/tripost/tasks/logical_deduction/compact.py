@@ -1,0 +1,153 @@
+"""The ``compact`` logical deduction rationale (task option ``style: compact``), for a small
+model trained from scratch: the paper style's deduction (the same steps in the same order,
+citing the same steps) without the words a step repeats from the question or from itself. In
+the paper's style such a model's first error is almost always step (1), where it restates a
+statement and miscopies an object's name; here it copies each name once per step::
+
+    (1) Given: ?? blue jay ?? falcon ??.
+    (2) Given: ?? quail ?? blue jay ??.
+    (3) From (1) and (2): quail blue jay falcon.
+    (4) Position 2: blue jay.
+    (Final response) So the answer is (A).
+
+A statement's step is its pattern only (no restatement, no end markers, no quotes): the k-th
+``Given`` step is the pattern of the k-th statement (the statements are written in the
+question's order, as the gold rationale writes them), positions counted from the domain's first
+end as in the paper's patterns. A placement writes the full ordering after the steps it cites,
+``?`` for an unknown position (``From (1): ? ? hawk.``); the objects it places are those its
+cited orderings had not placed. A reading gives the asked position (counted from the first
+end) and the object in it in the latest ordering. Object names are read as the paper style
+reads them: whole names of the scene's objects, the longest first (``blue jay`` is one name).
+
+Each step opens with a word and ends with a period, as the paper's steps do and unlike the
+bare patterns one might write: the scripted feedback names a part of the wrong step that its
+correction must not contain (:func:`tripost.editing.check_update`), and a bare pattern can be a
+piece of the right one (1 in 10 injected misreads): ``quail ??`` (first) of ``? quail ??`` (second), ``? a ?? b ??`` of
+``?? a ?? b ??``. ``Given:`` and the period make a wrong step a piece of no right step. A
+missing period is accepted, as in the paper style.
+
+The checks are the paper style's (:mod:`tripost.tasks.logical_deduction.check`) on the same
+:class:`Translate`, :class:`Place` and :class:`Read` forms; only the parts feedback names
+differ: a wrong pattern is named by its whole step, a wrong reading by its whole step (without
+the period), and a reading of the wrong position (counted from the wrong end) by
+``Position k``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from tripost.tasks.logical_deduction.model import (
+    Form,
+    Pattern,
+    Place,
+    Read,
+    Scene,
+    StepStyle,
+    Translate,
+    arrangement,
+    find_object,
+    join,
+)
+from tripost.trajectory import Step
+
+_GIVEN_RE = re.compile(r"Given: (?P<pat>[^\n]*?)\.?")
+_FROM_RE = re.compile(r"From (?P<refs>\(\d+\)(?:(?:, | and )\(\d+\))*): (?P<arr>[^\n]*?)\.?")
+_POSITION_RE = re.compile(r"Position (?P<p>\d+): (?P<obj>[^\n]*?)\.?")
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+
+def translate_compact(s: Scene, i: int, pattern: Pattern | None = None) -> str:
+    """``Given: ?? quail ?? blue jay ??.``: statement i's pattern (or ``pattern``)."""
+    return f"Given: {(pattern or s.patterns[i]).bare()}."
+
+
+def place_compact(s: Scene, refs: list[str], new: dict[str, int], facts: dict[str, int]) -> str:
+    """``From (1) and (2): quail blue jay falcon.``; the objects placed (``new``) are those
+    the cited orderings lack, so the step does not name them apart."""
+    return f"From {join([f'({r})' for r in refs])}: {arrangement(facts, s.n).bare()}."
+
+
+def read_compact(s: Scene, ref: str, phrase: str, p: int, name: str) -> str:
+    """``Position 2: blue jay.``: the ordering read is the latest, the position words are the
+    options'."""
+    return f"Position {p}: {name}."
+
+
+def final_compact(s: Scene, answer: str) -> str:
+    return f"So the answer is {answer}."
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+def parse_compact(s: Scene, steps: Sequence[Step]) -> list[Form]:
+    """The form of each numbered step, with what a compact step leaves to its place in the
+    rationale: which statement a pattern is of, which ordering a reading reads, which objects a
+    placement places."""
+    forms: list[Form] = []
+    orderings: dict[str, dict[str, int]] = {}  # label -> placements, of the placements so far
+    latest: str | None = None  # the label of the latest placement
+    statements = 0  # the statements written so far
+    for step in steps:
+        text = step.text.strip()
+        form: Form
+        if m := _FROM_RE.fullmatch(text):
+            form = _placement(s, m, orderings)
+            if isinstance(form, Place):
+                orderings[step.label], latest = form.facts, step.label
+        elif m := _POSITION_RE.fullmatch(text):
+            form = _reading(s, m, text, latest)
+        elif m := _GIVEN_RE.fullmatch(text):
+            form = _statement(s, m, text, statements)
+            statements += isinstance(form, Translate)
+        else:
+            form = "the step is neither a statement's pattern, a placement nor a reading"
+        forms.append(form)
+    return forms
+
+
+def _statement(s: Scene, m: re.Match[str], text: str, index: int) -> Translate | str:
+    """The pattern of statement ``index`` (the statements are written in order)."""
+    try:
+        pattern = Pattern.read(m["pat"], s.objects)
+    except ValueError as e:
+        return str(e)
+    if index >= len(s.statements):
+        return f"the question has only {len(s.statements)} statements"
+    return Translate(index, pattern, text)
+
+
+def _placement(s: Scene, m: re.Match[str], orderings: dict[str, dict[str, int]]) -> Place | str:
+    try:
+        pattern = Pattern.read(m["arr"], s.objects)
+    except ValueError as e:
+        return str(e)
+    if len(pattern.tokens) != s.n or "??" in pattern.tokens:
+        return f"the ordering must list all {s.n} positions, with ? for an unknown one"
+    refs = re.findall(r"\((\d+)\)", m["refs"])
+    facts = pattern.facts(s.n)
+    known = {item for r in refs for item in orderings.get(r, {}).items()}
+    new = sorted(set(facts.items()) - known, key=lambda x: x[1])
+    return Place(refs, [(name, p, m["arr"]) for name, p in new], facts, m["arr"])
+
+
+def _reading(s: Scene, m: re.Match[str], text: str, latest: str | None) -> Read | str:
+    name = find_object(s, m["obj"])
+    if name is None:
+        return f'"{m["obj"]}" is not one of the objects'
+    return Read(latest, None, int(m["p"]), name, f"Position {m['p']}", text.rstrip("."))
+
+
+#: the compact step forms (see the module docstring)
+COMPACT = StepStyle(
+    lambda pattern, domain: pattern.bare(),
+    translate_compact,
+    place_compact,
+    read_compact,
+    final_compact,
+    parse_compact,
+)
