@@ -531,7 +531,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
     for question, target in items:
         problem = task.problem_from_text(question, target)
         attempt = task.solve(problem) if problem else None
-        answer = task.extract_answer(attempt) if attempt else None
+        answer = task.extract_answer(attempt, problem) if attempt else None
         if attempt is None:
             unparsed += 1
         else:

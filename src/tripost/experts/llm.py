@@ -214,7 +214,7 @@ class LLMFeedback(_LLMModule):
         if not feedback.correct or not problem.answer:
             return feedback
         try:
-            answer = self.task.extract_answer(attempt)
+            answer = self.task.extract_answer(attempt, problem)
         except Exception:  # a task bug: the answer is not known to be right
             answer = None
         if answer == problem.answer:

@@ -39,8 +39,10 @@ class Task(Protocol):
         """The gold rationale, or None when the problem cannot be solved by script."""
         ...
 
-    def extract_answer(self, attempt: Attempt) -> str | None:
-        """The answer in the (Final response) step, normalised, or None."""
+    def extract_answer(self, attempt: Attempt, problem: Problem | None = None) -> str | None:
+        """The answer in the (Final response) step, normalised as ``Problem.answer`` is, or
+        None. With ``problem``, a multiple-choice task whose rationale style answers with an
+        option's content (a date, an object) returns that option's letter."""
         ...
 
     def check(self, problem: Problem, attempt: Attempt) -> Feedback:
@@ -89,7 +91,7 @@ def is_correct(task: Task, problem: Problem, text: str) -> bool:
         attempt = Attempt.parse(text.strip("\n"))
     except FormatError:
         return False
-    return task.extract_answer(attempt) == problem.answer
+    return task.extract_answer(attempt, problem) == problem.answer
 
 
 def read_problems(task: Task, path: str | Path) -> list[Problem | None]:

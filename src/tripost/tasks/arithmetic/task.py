@@ -130,7 +130,7 @@ class MultistepArithmetic:
             return None
         return solve_ops(plan) if self.style == "ops" else solve_plan(plan, self.compact)
 
-    def extract_answer(self, attempt: Attempt) -> str | None:
+    def extract_answer(self, attempt: Attempt, problem: Problem | None = None) -> str | None:
         """``"So the answer is -7."`` -> ``"-7"`` (``"+07"`` would give ``"7"``); None if absent."""
         finals = [s for s in attempt.steps if s.label == FINAL]
         m = ANSWER_RE.search(finals[0].text) if finals else None

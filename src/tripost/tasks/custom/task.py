@@ -201,7 +201,7 @@ class CustomTask:
     def solve(self, problem: Problem) -> Attempt | None:
         return self._rationales.get(problem.question)
 
-    def extract_answer(self, attempt: Attempt) -> str | None:
+    def extract_answer(self, attempt: Attempt, problem: Problem | None = None) -> str | None:
         m = self.answer_re.search(attempt.final)
         if m is None:
             return None

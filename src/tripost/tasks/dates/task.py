@@ -109,7 +109,7 @@ class DateUnderstanding:
         m = re.fullmatch(r"\(?([A-Fa-f])\)?", answer.strip())
         return f"({m.group(1).upper()})" if m else None
 
-    def extract_answer(self, attempt: Attempt) -> str | None:
+    def extract_answer(self, attempt: Attempt, problem: Problem | None = None) -> str | None:
         m = ANSWER_RE.search(attempt.final)
         return f"({m.group(1).upper()})" if m else None
 

@@ -129,7 +129,7 @@ class LogicalDeduction:
             return None
         return continue_deduction(s, problem.answer, (), self.step_style)
 
-    def extract_answer(self, attempt: Attempt) -> str | None:
+    def extract_answer(self, attempt: Attempt, problem: Problem | None = None) -> str | None:
         """``"... So the answer is (B)."`` -> ``"(B)"``; None if absent."""
         finals = [st for st in attempt.steps if st.label == FINAL]
         m = FINAL_RE.match(finals[0].text.strip()) if finals else None

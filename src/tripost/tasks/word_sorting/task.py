@@ -125,7 +125,7 @@ class WordSorting:
             return None
         return Attempt(tuple(Step(s.label, s.text) for s in self._plan(words)))
 
-    def extract_answer(self, attempt: Attempt) -> str | None:
+    def extract_answer(self, attempt: Attempt, problem: Problem | None = None) -> str | None:
         """``"So the answer is: barn damp dot."`` -> ``"barn damp dot"``."""
         m = ANSWER_RE.search(attempt.final.strip())
         if not m:
