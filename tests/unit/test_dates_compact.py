@@ -8,6 +8,7 @@ import hashlib
 import json
 import random
 import re
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,9 @@ from tripost.editing import IMPROVED
 from tripost.experts import build_feedback, build_improvement
 from tripost.si_demos import build_si_demos
 from tripost.tasks import Task, check_text, get_task
+from tripost.tasks.base import is_correct
 from tripost.tasks.dates import DateUnderstanding
+from tripost.tasks.dates.calendar import parse_date
 from tripost.tasks.dates.compact import ERROR_KINDS, inject_compact
 from tripost.tasks.dates.model import parse_question
 from tripost.trajectory import FINAL, Attempt, Feedback, Trajectory
@@ -33,7 +36,7 @@ XMAS = "Today is Christmas Eve of 1937. What is the date 10 days ago in MM/DD/YY
 XMAS_GOLD = """\
 (1) Today is 12/24/1937.
 (2) 10 days before 12/24/1937 is 12/14/1937.
-(Final response) So the answer is (D)."""
+(Final response) So the answer is 12/14/1937."""
 CHAIN = (
     "The concert is on Christmas Eve of 1937. The party is 3 days after the concert. Today is 2 "
     "weeks after the party. What is the date one week ago from today in MM/DD/YYYY?\nOptions:\n"
@@ -44,7 +47,7 @@ CHAIN_GOLD = """\
 (2) 3 days after 12/24/1937 is 12/27/1937, that is the party.
 (3) 2 weeks after 12/27/1937 is 01/10/1938, that is today.
 (4) 1 week before 01/10/1938 is 01/03/1938.
-(Final response) So the answer is (A)."""
+(Final response) So the answer is 01/03/1938."""
 #: sha256 of the paper style's problems, gold rationales, injected errors, feedback and
 #: improvements for 200 generated problems, computed on the code before the compact style
 PAPER_DIGEST = "2ee97a0adeb8612f73799fda7a1a32b9c5650309498f92e8a0eff1e4f6c85154"
@@ -54,6 +57,11 @@ def problem(question: str = CHAIN):
     p = TASK.problem_from_text(question, None)
     assert p is not None
     return p
+
+
+def gold_date(p) -> str:
+    """The date of the option that is the answer."""
+    return parse_question(p.question).options[p.answer]
 
 
 def _problems(n: int, seed: int = 0):
@@ -79,11 +87,11 @@ def test_solver_writes_one_short_step_per_computed_date():
         ("The exam is on May 2, 1990. Today is 3 days after the exam. What is the date "
          "tomorrow in MM/DD/YYYY?\nOptions:\n(A) 05/06/1990\n(B) 05/05/1990",
          "(1) 3 days after 05/02/1990 is 05/05/1990, that is today.\n"
-         "(2) 1 day after 05/05/1990 is 05/06/1990.\n(Final response) So the answer is (A)."),
+         "(2) 1 day after 05/05/1990 is 05/06/1990.\n(Final response) So the answer is 05/06/1990."),
         # no step for the date asked for when it is today
         ("Anna was born on the last day of February in 1961. Today is her 19-year-old "
          "birthday. What is the date today in MM/DD/YYYY?\nOptions:\n(A) 02/29/1980\n(B) 02/28/1980",
-         "(1) Today is 02/28/1980.\n(Final response) So the answer is (B)."),
+         "(1) Today is 02/28/1980.\n(Final response) So the answer is 02/28/1980."),
     ],
 )  # fmt: skip
 def test_gold_of_given_dates_and_of_today(question, gold):
@@ -94,7 +102,8 @@ def test_gold_rationales_of_random_problems_pass_check_and_answer_right():
     for p in _problems(400):
         gold = TASK.solve(p)
         assert TASK.check(p, gold).correct and check_text(TASK, p, gold.render()).correct
-        assert TASK.extract_answer(gold) == p.answer
+        assert TASK.extract_answer(gold, p) == p.answer and is_correct(TASK, p, gold.render())
+        assert TASK.extract_answer(gold) == p.meta["target_date"] == gold_date(p)
         plan = parse_question(p.question)
         assert len(gold.steps) - 1 == plan.n_steps  # the bucket counts the compact steps too
         body = "\n".join(s.text for s in gold.steps[:-1])
@@ -141,11 +150,15 @@ WRONG = [
     ("target named", "is 01/03/1938.", "is 01/03/1938, that is today.", "4", "today", "the date one week ago from today comes next"),
     ("target unreadable", "1 week before 01/10/1938 is 01/03/1938.", "Count back one week.", "4", "Count back one week.", 'it is not written as "1 week before MM/DD/YYYY is MM/DD/YYYY."'),
     ("two dates", "The concert is 12/24/1937.", "The concert is 12/24/1937. Today is 01/10/1938.", "1", "01/10/1938", "a step states one date"),
-    ("target missing", "(4) 1 week before 01/10/1938 is 01/03/1938.\n", "", FINAL, "So the answer is (A).", "the date one week ago from today comes next"),
+    ("target missing", "(4) 1 week before 01/10/1938 is 01/03/1938.\n", "", FINAL, "So the answer is 01/03/1938.", "the date one week ago from today comes next"),
     ("extra step", "(Final", "(5) 1 day before 01/03/1938 is 01/02/1938.\n(Final", "5", "1 day before 01/03/1938 is 01/02/1938.", "the date asked for is computed, so the final response comes next"),
     ("renumbered", "(3)", "(5)", "5", "2 weeks after 12/27/1937 is 01/10/1938, that is today.", "this step is numbered (3)"),
-    ("option", "answer is (A)", "answer is (D)", FINAL, "(D)", "the date one week ago from today is 01/03/1938, which is option (A)"),
-    ("no option", "answer is (A)", "answer is (F)", FINAL, "(F)", "there is no option (F)"),
+    ("other option's date", "answer is 01/03/1938", "answer is 01/04/1938", FINAL, "01/04/1938", "the date one week ago from today is 01/03/1938 (step (4))"),
+    ("no option's date", "answer is 01/03/1938", "answer is 01/17/1938", FINAL, "01/17/1938", "no option is 01/17/1938, and the date one week ago from today is 01/03/1938 (step (4))"),
+    ("invalid date", "answer is 01/03/1938", "answer is 02/30/1938", FINAL, "02/30/1938", "02/30/1938 is not a valid date"),
+    ("no date", "answer is 01/03/1938", "answer is January", FINAL, "So the answer is January.", "the final response names no date as MM/DD/YYYY"),
+    ("wrong letter", "answer is 01/03/1938", "answer is (D)", FINAL, "(D)", "the date one week ago from today is 01/03/1938, which is option (A)"),
+    ("no such letter", "answer is 01/03/1938", "answer is (F)", FINAL, "(F)", "there is no option (F)"),
 ]  # fmt: skip
 
 
@@ -169,14 +182,42 @@ def test_feedback_names_the_first_wrong_step_the_part_and_why(
 
 def test_a_right_answer_after_a_wrong_step_is_flagged():
     text = CHAIN_GOLD.replace("4) 1 week before 01/10/1938", "4) 1 week before 12/27/1937")
-    assert TASK.extract_answer(Attempt.parse(text)) == "(A)"
+    assert TASK.extract_answer(Attempt.parse(text), problem()) == "(A)"
     assert check_text(TASK, problem(), text).error_step == "4"
+
+
+@pytest.mark.parametrize(
+    "final, with_problem, without",
+    [
+        ("So the answer is 01/03/1938.", "(A)", "01/03/1938"),
+        ("So the answer is 1/3/1938.", "(A)", "01/03/1938"),  # M/D/YYYY
+        ("So the answer is 01/04/1938.", "(D)", "01/04/1938"),
+        ("So the answer is 01/17/1938.", None, "01/17/1938"),  # no option shows it
+        ("So the answer is 02/30/1938.", None, None),  # no such day
+        ("So the answer is (d).", "(D)", "(D)"),  # a letter is read as before
+        ("So the answer is January 3, 1938.", None, None),
+    ],
+)
+def test_extract_answer_reads_a_date_as_its_options_letter(final, with_problem, without):
+    attempt = Attempt.parse(CHAIN_GOLD.replace("So the answer is 01/03/1938.", final))
+    assert TASK.extract_answer(attempt, problem()) == with_problem
+    assert TASK.extract_answer(attempt) == without
+
+
+def test_a_right_date_or_letter_answer_is_correct():
+    p = problem()
+    for final in ("01/03/1938", "1/3/1938", "(A)"):
+        text = CHAIN_GOLD.replace("answer is 01/03/1938", "answer is " + final)
+        assert check_text(TASK, p, text).correct and is_correct(TASK, p, text)
+    wrong = CHAIN_GOLD.replace("is 01/03/1938.", "is 01/04/1938.")
+    assert not is_correct(TASK, p, wrong) and not is_correct(TASK, p, wrong.replace("(4)", "(5)"))
+    assert not is_correct(PAPER, p, CHAIN_GOLD)  # the paper style reads letters only
 
 
 @pytest.mark.parametrize(
     "text",
     [
-        XMAS_GOLD.replace("12/14/1937.", "December 14, 1937."),  # a true claim in other words
+        XMAS_GOLD.replace("12/14/1937.", "December 14, 1937.", 1),  # a true claim in other words
         XMAS_GOLD.replace("Today is 12/24/1937", "Today is Dec 24, 1937"),
         XMAS_GOLD.replace("10 days before", "ten days before"),
     ],
@@ -193,8 +234,10 @@ def test_check_never_raises_and_accepts_only_the_right_option():
         i = rng.randrange(len(text))
         text = text[:i] + rng.choice("0129/ ,.aA()\n") + text[i + 1 :]
         fb = check_text(TASK, p, text)
-        if fb.correct:  # the final response may be misspelt around the option
-            assert p.answer in Attempt.parse(text).final
+        if fb.correct:  # the final response may be misspelt around the date or the option
+            final = Attempt.parse(text).final
+            dates = [parse_date(d) for d in re.findall(r"\d+/\d+/\d+", final)]
+            assert p.answer in final or date(1938, 1, 3) in dates
         if rng.random() < 0.3:
             text = CHAIN_GOLD
 
@@ -220,10 +263,11 @@ def test_injected_errors_are_flagged_at_their_step_and_improved(kind):
         assert fb.error_step == label and bad.steps[k].text.count(fb.segment) == 1
         assert Feedback.parse(fb.render()) == fb
         if kind != "fact":  # a year off can vanish in a month's length clamped
-            assert TASK.extract_answer(bad) != p.answer
+            assert TASK.extract_answer(bad, p) != p.answer
+            assert TASK.extract_answer(bad) != gold_date(p)
         new = TASK.improve(p, bad, fb)
         assert new.steps[:k] == bad.steps[:k] and new == gold
-    # the question fixes at most the first date; the final response shows the option only
+    # the question fixes at most the first date; the final response shows the date only
     if kind in ("fact", "option"):
         assert where == {"fact": {"1"}, "option": {FINAL}}[kind]
     else:
@@ -251,7 +295,22 @@ def test_the_steps_after_an_error_count_from_the_wrong_date():
             wrong = re.search(r" is (\S+?)[,.]", bad.steps[k - 1].text).group(1)
             assert re.match(rf"\d+ weeks? (before|after) {wrong} is ", bad.steps[k].text)
             counted += 1
+        last = re.search(r" is (\S+?)\.$", bad.steps[-2].text).group(1)
+        assert bad.final == f"So the answer is {last}."  # the date the steps reach
     assert counted >= 10
+
+
+def test_an_injected_wrong_final_date_is_another_options_or_a_miscopy():
+    plan, p = parse_question(CHAIN), problem()
+    finals = set()
+    for seed in range(60):
+        bad, label = inject_compact(plan, "(A)", random.Random(seed), "option")
+        assert label == FINAL and bad.steps[:-1] == TASK.solve(p).steps[:-1]
+        finals.add(TASK.extract_answer(bad))
+    others = set(plan.options.values()) - {"01/03/1938"}
+    assert others < finals and "01/03/1938" not in finals
+    miscopied = finals - others
+    assert miscopied and all(sum(a != b for a, b in zip(d, "01/03/1938")) == 1 for d in miscopied)
 
 
 def test_errors_are_injected_into_the_gold_rationale_only():
@@ -326,7 +385,8 @@ def test_bbh_questions_solve_and_check_in_the_compact_style():
     rng = random.Random(7)
     for p in problems:
         gold = TASK.solve(p)
-        assert TASK.check(p, gold).correct and TASK.extract_answer(gold) == p.answer
+        assert TASK.check(p, gold).correct and TASK.extract_answer(gold, p) == p.answer
+        assert gold.final == f"So the answer is {gold_date(p)}."
         bad, label = TASK.inject_error(p, gold, rng)
         fb = TASK.check(p, bad)
         assert fb.error_step == label and TASK.improve(p, bad, fb) == gold

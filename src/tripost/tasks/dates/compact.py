@@ -9,7 +9,7 @@ model trained from scratch: one short step per computed date, every date written
     (2) 3 days after 12/24/1937 is 12/27/1937, that is the party.
     (3) 2 weeks after 12/27/1937 is 01/10/1938, that is today.
     (4) 1 week before 01/10/1938 is 01/03/1938.
-    (Final response) So the answer is (A).
+    (Final response) So the answer is 01/03/1938.
 
 A date the question fixes (today from a BBH statement, an event on a holiday) is a step
 ``Today is <date>.`` / ``The concert is <date>.``; a date the question gives as a literal is
@@ -29,11 +29,20 @@ first wrong part: ``"12/25/1937"`` (the base: ``the date of the concert is 12/24
 ``"4 days after"`` (``the party is 3 days after the concert``) or the result (``3 days after
 12/24/1937 is 12/27/1937``). Its reasons write dates MM/DD/YYYY too.
 
+The final response names the option by its date, as the option writes it, not by its letter:
+a tiny model trained on letters wrote the right final date in 90-94 of 100 seen questions but
+picked its letter in only 15 (chance), the lookup "which option holds this date" (the letter
+written before the date) being what it could not learn. The task reads a date answer back as
+the letter of the option showing it (:func:`option_of`), and a letter answer as before;
+:func:`final_error` says why a final date is wrong: the date asked for and the step that
+computes it, or that no option shows the date.
+
 The errors :func:`inject_compact` writes (:data:`ERROR_KINDS`) are a small model's: wrong
 counting (off by one, the wrong direction, a month's length or the year change missed), a
 miscopied digit, a wrong amount or unit, a wrong fixed date (the day before or after, a year
-off, day and month swapped) and a wrong option letter; the steps after the error count from the
-wrong date, as a model's would.
+off, day and month swapped) and a wrong final date (``option``: another option's date, or the
+date asked for miscopied); the steps after the error count from the wrong date, and the final
+response writes the date they reach, as a model's would.
 """
 
 from __future__ import annotations
@@ -46,13 +55,16 @@ from datetime import date, timedelta
 
 from tripost.tasks.dates.calendar import DATE_FIND_RE, Offset, mdy, parse_date
 from tripost.tasks.dates.check import Claim, claim_error, read_step
-from tripost.tasks.dates.generate import counting_slips, wrong_dates, wrong_option
-from tripost.tasks.dates.model import Plan
+from tripost.tasks.dates.generate import counting_slips, wrong_dates
+from tripost.tasks.dates.model import Plan, split_question
 from tripost.trajectory import FINAL, Attempt, Step
 
 #: the error kinds :func:`inject_compact` writes, with the weights they are drawn by
 ERROR_KINDS = (("arithmetic", 3), ("copy", 2), ("offset", 2), ("fact", 2), ("option", 1))
 _NAMED_RE = re.compile(r", that is (today|the [a-z]+)\.?\s*$")
+_NUMERIC = r"\d{1,2}/\d{1,2}/\d{4}(?![\w/])"
+_ANSWER_DATE_RE = re.compile(rf"answer is ({_NUMERIC})")
+_DATE_IN_RE = re.compile(rf"(?<![\w/]){_NUMERIC}")
 
 Diagnosis = tuple[str, str]  # (segment, reason)
 
@@ -116,14 +128,73 @@ def lines_of(plan: Plan) -> list[Line]:
     return lines
 
 
-def render_compact(lines: list[Line], letter: str) -> Attempt:
+def render_compact(lines: list[Line], answer: str) -> Attempt:
+    """The steps of ``lines`` and a final response answering with the date ``answer``."""
     steps = [Step(str(i), line.render()) for i, line in enumerate(lines, 1)]
-    return Attempt((*steps, Step(FINAL, f"So the answer is {letter}.")))
+    return Attempt((*steps, Step(FINAL, f"So the answer is {answer}.")))
 
 
 def gold_compact(plan: Plan, answer: str) -> Attempt:
-    """The gold compact rationale of a plan (see the module docstring)."""
-    return render_compact(lines_of(plan), answer)
+    """The gold compact rationale of a plan whose answer is option ``answer``: its final
+    response writes that option's date (see the module docstring)."""
+    return render_compact(lines_of(plan), plan.options[answer])
+
+
+# ---------------------------------------------------------------- the final response
+
+
+def options_of(question: str) -> dict[str, str]:
+    """The options of a question, ``{"(A)": "12/11/1937", ...}`` ({} if it has none)."""
+    split = split_question(question)
+    return split[2] if split else {}
+
+
+def answer_date(final: str) -> date | None:
+    """The date of ``So the answer is 08/11/2009.`` (also ``8/11/2009``), or None."""
+    m = _ANSWER_DATE_RE.search(final)
+    return parse_date(m.group(1)) if m else None
+
+
+def option_of(d: date, options: dict[str, str]) -> str | None:
+    """The letter of the option showing date d, if exactly one does."""
+    hits = [k for k, v in options.items() if v == mdy(d)]
+    return hits[0] if len(hits) == 1 else None
+
+
+def find_final_date(final: str) -> str | None:
+    """The date a final response answers with, as written: the one after ``answer is``, else
+    the first M/D/YYYY date in it (the checker reads a misspelt final response too)."""
+    m = _ANSWER_DATE_RE.search(final) or _DATE_IN_RE.search(final)
+    return m.group(m.lastindex or 0) if m else None
+
+
+def target_step(plan: Plan) -> int | None:
+    """The position of the gold step that computes the date asked for (None: no step)."""
+    lines = lines_of(plan)
+    if plan.target.n != 0:
+        return len(lines)
+    return next((i for i, line in enumerate(lines, 1) if line.name == "today"), None)
+
+
+def final_error(
+    plan: Plan | None, options: dict[str, str], answer: str, written: str
+) -> Diagnosis | None:
+    """Why the date ``written`` in a final response is wrong when the answer is option
+    ``answer``; None when it is that option's date. The reason names the date asked for and
+    the step that computes it: ``the date 10 days ago is 08/01/2009 (step (2))``."""
+    d = parse_date(written)
+    if d is None:
+        return written, f"{written} is not a valid date"
+    gold = options[answer]
+    if mdy(d) == gold:
+        return None
+    why = f"the answer is {gold}"
+    if plan is not None:
+        step = target_step(plan)
+        why = f"the date {plan.target_phrase} is {gold}" + (f" (step ({step}))" if step else "")
+    if not any(v == mdy(d) for v in options.values()):
+        why = f"no option is {mdy(d)}, and {why}"
+    return written, why
 
 
 # ---------------------------------------------------------------- scripted feedback
@@ -309,23 +380,32 @@ def inject_compact(
         k: [i for i, line in enumerate(gold) if k == "copy" or (k == "fact") != _counts(line)]
         for k in weights
     }
-    where["option"] = [len(gold)] if len(plan.options) > 1 else []
+    where["option"] = [len(gold)]
     kinds = [k for k in weights if where[k] and kind in (None, k)]
     if not kinds:
         return None
     for _ in range(20):  # a miscopied digit or a slip may not give a real day: draw again
         pick = rng.choices(kinds, weights=[weights[k] for k in kinds])[0]
         if pick == "option":
-            return wrong_option(plan, gold_compact(plan, answer), rng, answer)
+            wrong_final = _wrong_answer(plan, answer, rng)
+            if wrong_final is None:
+                continue
+            return render_compact(gold, wrong_final), FINAL
         i = rng.choice(where[pick])
         wrong = _wrong_line(pick, gold[i], plan, dates, rng)
         lines = follow([*gold[:i], wrong, *gold[i + 1 :]], i) if wrong else None
         if lines is None:
             continue
         asked = lines[-1].result  # the date asked for, or today's when that is asked
-        letter = answer
-        if asked != plan.target_date():
-            others = [k for k in plan.options if k != answer]
-            letter = plan.letter_of(asked) or rng.choice(others)
-        return render_compact(lines, letter), str(i + 1)
+        return render_compact(lines, mdy(asked)), str(i + 1)
     return None
+
+
+def _wrong_answer(plan: Plan, answer: str, rng: random.Random) -> str | None:
+    """A wrong final date: another option's, or the date of option ``answer`` miscopied."""
+    gold = plan.options[answer]
+    day = parse_date(gold)
+    miscopied = _miscopied(day, rng) if day else None
+    wrong = [v for k, v in plan.options.items() if k != answer and v != gold]
+    wrong += [mdy(miscopied)] if miscopied else []
+    return rng.choice(wrong) if wrong else None

@@ -25,7 +25,11 @@ every date MM/DD/YYYY and no restatement of the premise, for a small model train
 
     (1) Today is 12/24/1937.
     (2) 10 days before 12/24/1937 is 12/14/1937.
-    (Final response) So the answer is (D).
+    (Final response) So the answer is 12/14/1937.
+
+It answers with the option's date, as the option writes it, not its letter (a tiny model
+learned the date but not the lookup of its letter); :meth:`DateUnderstanding.extract_answer`
+reads that date back as the option's letter.
 """
 
 from __future__ import annotations
@@ -38,7 +42,16 @@ import re
 from tripost.tasks.base import check_task_options
 from tripost.tasks.dates.calendar import mdy
 from tripost.tasks.dates.check import claim_error, read_step
-from tripost.tasks.dates.compact import diagnose_compact, gold_compact, inject_compact
+from tripost.tasks.dates.compact import (
+    answer_date,
+    diagnose_compact,
+    final_error,
+    find_final_date,
+    gold_compact,
+    inject_compact,
+    option_of,
+    options_of,
+)
 from tripost.tasks.dates.generate import (
     generate_question,
     propagate,
@@ -110,8 +123,16 @@ class DateUnderstanding:
         return f"({m.group(1).upper()})" if m else None
 
     def extract_answer(self, attempt: Attempt, problem: Problem | None = None) -> str | None:
+        """``"So the answer is (D)."`` -> ``"(D)"``. The compact style answers with a date:
+        ``"So the answer is 8/11/2009."`` -> the letter of the option showing 08/11/2009 with
+        ``problem`` (None if no option does), else ``"08/11/2009"`` (what LMSI votes on)."""
         m = ANSWER_RE.search(attempt.final)
-        return f"({m.group(1).upper()})" if m else None
+        if m:
+            return f"({m.group(1).upper()})"
+        d = answer_date(attempt.final) if self.compact else None
+        if d is None:
+            return None
+        return option_of(d, options_of(problem.question)) if problem else mdy(d)
 
     def solve(self, problem: Problem) -> Attempt | None:
         plan = parse_question(problem.question)
@@ -169,11 +190,15 @@ class DateUnderstanding:
 
     def _check_final(self, problem: Problem, attempt: Attempt, plan: Plan | None) -> Feedback:
         final = attempt.final
+        written = find_final_date(final) if self.compact else None
+        if written is not None and not ANSWER_RE.search(final):
+            options = options_of(problem.question)
+            err = final_error(plan, options, problem.answer, written)
+            return Feedback.error(attempt, FINAL, *err) if err else Feedback.ok(attempt)
         m = ANSWER_RE.search(final) or LETTER_RE.search(final)
         if m is None:
-            return Feedback.error(
-                attempt, FINAL, final, "the final response names no option such as (A)"
-            )
+            example = "date as MM/DD/YYYY" if self.compact else "option such as (A)"
+            return Feedback.error(attempt, FINAL, final, f"the final response names no {example}")
         letter = f"({m.group(1).upper()})"
         segment = m.group(0)[-3:]
         if plan is not None and letter not in plan.options:
