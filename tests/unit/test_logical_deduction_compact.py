@@ -1,6 +1,6 @@
 """Logical deduction in the compact style (task option ``style: compact``): gold rationale,
-scripted feedback and improvement, injected errors, the paper style unchanged, and the task
-option's path from a config."""
+the answer read from a final response that names an object, scripted feedback and improvement,
+injected errors, the paper style unchanged, and the task option's path from a config."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from tripost.config import load_config
 from tripost.editing import IMPROVED, check_update
 from tripost.experts import build_feedback, build_improvement
 from tripost.si_demos import build_si_demos
-from tripost.tasks import Task, check_text, get_task
+from tripost.tasks import Task, check_text, get_task, is_correct
 from tripost.tasks.logical_deduction import LogicalDeduction
 from tripost.tasks.logical_deduction.compact import COMPACT
 from tripost.tasks.logical_deduction.model import PAPER, Place, Read, Translate, parse_question
@@ -43,7 +43,7 @@ BIRDS_GOLD = """\
 (2) Given: ?? quail ?? blue jay ??.
 (3) From (1) and (2): quail blue jay falcon.
 (4) Position 2: blue jay.
-(Final response) So the answer is (A)."""
+(Final response) So the answer is the blue jay."""
 FRUITS = HEADER.format("five") + (
     "A fruit stand sells five fruits: pears, watermelons, loquats, cantaloupes, and mangoes. The "
     "loquats are less expensive than the watermelons. The cantaloupes are the most expensive. "
@@ -62,7 +62,7 @@ FRUITS_GOLD = """\
 (7) From (6) and (4): cantaloupes ? pears mangoes ?.
 (8) From (7) and (1): cantaloupes watermelons pears mangoes loquats.
 (9) Position 2: watermelons.
-(Final response) So the answer is (B)."""
+(Final response) So the answer is the watermelons."""
 GOLFERS = HEADER.format("seven") + (
     "In a golf tournament, there were seven golfers: Rob, Ada, Eve, Mel, Joe, Amy, and Dan. Ada "
     "finished third. Eve finished below Joe. Dan finished last. Mel finished second-to-last. "
@@ -86,7 +86,7 @@ GOLFERS_GOLD = """\
 (12) From (11) and (6): Rob Amy Ada ? ? Mel Dan.
 (13) From (12) and (2): Rob Amy Ada Joe Eve Mel Dan.
 (14) Position 5: Eve.
-(Final response) So the answer is (C)."""
+(Final response) So the answer is Eve."""
 #: sha256 of the paper style's problems, gold rationales, injected errors, feedback and
 #: improvements for 200 generated problems, computed on the code before the compact style
 PAPER_DIGEST = "c4273d3b796908e37e1ab998e160dffc8329fadfa70c12ff19a127139a899629"
@@ -106,7 +106,7 @@ def _problems(n: int, seed: int = 0) -> list[Problem]:
 def _slip(p: Problem, gold: Attempt, label: str) -> str:
     """The kind of slip injected at step ``label`` of the gold rationale: its step's form."""
     if label == FINAL:
-        return "letter"
+        return "answer"
     s = parse_question(p.question)
     form = COMPACT.parse(s, gold.steps[: gold.index(label) + 1])[-1]  # type: ignore[arg-type]
     return {Translate: "misread", Place: "swap", Read: "lookup"}[type(form)]
@@ -122,8 +122,8 @@ def test_solver_writes_the_deduction_in_few_words(question: str, gold: str) -> N
     p = problem(question)
     attempt = TASK.solve(p)
     assert attempt is not None and attempt.render() == gold
-    assert TASK.check(p, attempt).correct and TASK.extract_answer(attempt) == p.answer
-    assert Attempt.parse(gold) == attempt
+    assert TASK.check(p, attempt).correct and TASK.extract_answer(attempt, p) == p.answer
+    assert is_correct(TASK, p, gold) and Attempt.parse(gold) == attempt
     assert len(gold) < 0.5 * len(PAPER_TASK.solve(p).render())  # type: ignore[union-attr]
 
 
@@ -139,9 +139,12 @@ def test_gold_of_random_problems_is_the_paper_deduction_and_passes_check() -> No
         gold, paper = TASK.solve(p), PAPER_TASK.solve(p)
         assert gold is not None and paper is not None
         assert TASK.check(p, gold).correct and check_text(TASK, p, gold.render()).correct
-        assert TASK.extract_answer(gold) == p.answer
-        # the same steps citing the same steps, establishing the same placements
+        assert TASK.extract_answer(gold, p) == p.answer
         s = parse_question(p.question)
+        holder = s.option_objects[ord(p.answer[1]) - ord("A")]  # type: ignore[union-attr]
+        assert gold.final == f"So the answer is {s.domain.mention(holder)}."  # type: ignore[union-attr]
+        assert TASK.extract_answer(gold) == holder.lower()
+        # the same steps citing the same steps, establishing the same placements
         numbered = [st for st in gold.steps if st.label != FINAL]
         compact = COMPACT.parse(s, numbered)  # type: ignore[arg-type]
         ref = PAPER.parse(s, [st for st in paper.steps if st.label != FINAL])  # type: ignore[arg-type]
@@ -158,6 +161,63 @@ def test_gold_of_random_problems_is_the_paper_deduction_and_passes_check() -> No
         body = "\n".join(st.text for st in numbered)
         assert '"' not in body and "(left)" not in body and " is " not in body
         assert all(st.text.endswith(".") for st in gold.steps)
+
+
+# --- the answer ----------------------------------------------------------------------------------
+
+
+ANSWERS = [
+    # (final response, without the problem, with it)
+    ("So the answer is the blue jay.", "blue jay", "(A)"),
+    ("So the answer is the Blue  Jay", "blue jay", "(A)"),
+    ("The quail. So the answer is the quail.", "quail", "(B)"),
+    ("So the answer is (A).", "(A)", "(A)"),  # a right letter is a right answer
+    ("So the answer is (C).", "(C)", "(C)"),
+    ("so the answer is (c)", "(C)", "(C)"),
+    ("So the answer is the blue.", "blue", None),
+    ("So the answer is the owl.", "owl", None),
+    ("The blue jay.", None, None),
+]
+
+
+@pytest.mark.parametrize(("final", "alone", "letter"), ANSWERS, ids=[a[0] for a in ANSWERS])
+def test_the_answer_is_an_object_or_a_letter(
+    final: str, alone: str | None, letter: str | None
+) -> None:
+    attempt = Attempt.parse(BIRDS_GOLD.replace("So the answer is the blue jay.", final))
+    assert TASK.extract_answer(attempt) == alone  # what LMSI votes on
+    assert TASK.extract_answer(attempt, problem(BIRDS)) == letter
+    assert is_correct(TASK, problem(BIRDS), attempt.render()) == (letter == "(A)")
+    assert TASK.check(problem(BIRDS), attempt).correct == (letter == "(A)")
+
+
+def test_a_golfer_is_named_without_article() -> None:
+    p = problem(GOLFERS)
+    assert TASK.extract_answer(Attempt.parse(GOLFERS_GOLD)) == "eve"
+    for final, letter in [("Eve", "(C)"), ("the Eve", "(C)"), ("Dan", "(G)"), ("Eva", None)]:
+        attempt = Attempt.parse(GOLFERS_GOLD.replace("is Eve.", f"is {final}."))
+        assert TASK.extract_answer(attempt, p) == letter
+
+
+def test_the_paper_style_reads_only_a_letter() -> None:
+    paper = PAPER_TASK.solve(problem(BIRDS))
+    assert paper is not None and paper.final.endswith("So the answer is (A).")
+    assert PAPER_TASK.extract_answer(paper, problem(BIRDS)) == "(A)"
+    attempt = Attempt.parse(BIRDS_GOLD)
+    assert PAPER_TASK.extract_answer(attempt) is None
+    assert not is_correct(PAPER_TASK, problem(BIRDS), BIRDS_GOLD)
+
+
+def test_a_wrong_object_without_a_reading_is_named_by_the_right_one() -> None:
+    text = FRUITS_GOLD.replace("(9) Position 2: watermelons.\n", "").replace(
+        "the watermelons.", "the pears."
+    )
+    fb = check_text(TASK, problem(), text)
+    assert (fb.error_step, fb.segment, fb.reason) == (
+        FINAL,
+        "So the answer is the pears",
+        "the correct option is about the watermelons",
+    )
 
 
 def test_a_missing_period_is_accepted() -> None:
@@ -207,12 +267,20 @@ WRONG = [
      "Position 2: watermelons", "(7) does not say what is in position 2"),
     ("nothing to read", "(5) From (2): cantaloupes ? ? ? ?.", "(5) Position 2: watermelons.", "5",
      "Position 2: watermelons", "no earlier step is an ordering to read"),
-    ("wrong letter", "answer is (B)", "answer is (C)", FINAL,
+    ("object not the one read", "answer is the watermelons", "answer is the pears", FINAL,
+     "So the answer is the pears", "(9) reads the watermelons in position 2"),
+    ("no option's object", "answer is the watermelons.", "answer is the melons.", FINAL,
+     "So the answer is the melons.", 'no option is about "the melons"'),
+    ("part of a name", "answer is the watermelons.", "answer is the water.", FINAL,
+     "So the answer is the water.", 'no option is about "the water"'),
+    ("two objects", "answer is the watermelons.", "answer is the watermelons pears.", FINAL,
+     "So the answer is the watermelons pears.", 'no option is about "the watermelons pears"'),
+    ("wrong letter", "answer is the watermelons", "answer is (C)", FINAL,
      "So the answer is (C)", "the option about the watermelons is (B)"),
     ("wrong option restated", "(Final response) So", "(Final response) The pears are the second-most expensive. So", FINAL,
      "The pears are the second-most expensive.", 'option (B) says "The watermelons are the second-most expensive"'),
-    ("no letter", "So the answer is (B).", "So the answer is the watermelons.", FINAL,
-     "So the answer is the watermelons.", 'the final response does not end with "So the answer is (X)."'),
+    ("no answer", "So the answer is the watermelons.", "The watermelons.", FINAL,
+     "The watermelons.", 'the final response does not end with "So the answer is" and an object'),
 ]  # fmt: skip
 
 
@@ -274,7 +342,7 @@ def test_check_never_raises_and_accepts_only_the_right_option() -> None:
         fb = TASK.check(p, attempt)  # raises on a checker bug (check_text would hide it)
         assert fb.correct == (fb.error_step is None)
         if fb.correct:
-            assert TASK.extract_answer(attempt) == p.answer
+            assert TASK.extract_answer(attempt, p) == p.answer
         if rng.random() < 0.3:
             text = FRUITS_GOLD
 
@@ -297,11 +365,12 @@ def test_every_injected_kind_is_flagged_at_its_step_and_improved() -> None:
         kinds.add(_slip(p, gold, label))
         fb = TASK.check(p, Attempt.parse(bad.render()))
         assert fb.error_step == label and fb.segment in bad.steps[k].text  # type: ignore[operator]
-        if label == FINAL:
-            assert TASK.extract_answer(bad) != p.answer
+        if label == FINAL:  # another option's object, not the one read
+            assert TASK.extract_answer(bad, p) != p.answer and "(" not in bad.final
+            assert fb.reason.startswith(f"({bad.steps[k - 1].label}) reads ")  # type: ignore[union-attr]
         better = TASK.improve(p, bad, fb)
         assert better == gold and check_update(bad, fb, better) is None
-    assert kinds == {"misread", "swap", "lookup", "letter"}
+    assert kinds == {"misread", "swap", "lookup", "answer"}
 
 
 def test_expert_demonstrations_work_in_the_compact_style() -> None:
@@ -370,7 +439,7 @@ def test_bbh_questions_solve_and_check_in_the_compact_style(size: str) -> None:
         assert p is not None
         gold = TASK.solve(p)
         assert gold is not None and TASK.check(p, gold).correct
-        assert TASK.extract_answer(gold) == ex["target"]
+        assert TASK.extract_answer(gold, p) == ex["target"] and is_correct(TASK, p, gold.render())
         bad, label = TASK.inject_error(p, gold, rng)  # type: ignore[misc]
         fb = TASK.check(p, bad)
         assert fb.error_step == label and TASK.improve(p, bad, fb) == gold

@@ -43,7 +43,7 @@ def test_demos_parse_name_the_injected_step_and_end_in_a_fix_the_checker_accepts
         assert rec.feedbacks[0].error_step == d.injected_step
         if rec.kind == IMPROVED:  # the expert's fix is right, and its last feedback says so
             assert task.check(p, rec.attempts[-1]).correct
-            assert task.extract_answer(rec.attempts[-1]) == p.answer
+            assert task.extract_answer(rec.attempts[-1], p) == p.answer
             assert rec.feedbacks[-1].correct and len(rec.attempts) >= 2
         else:
             assert rec.kind == FEEDBACK_ONLY

@@ -4,7 +4,8 @@ A statement's ordering must mean what the statement says; a placement is right i
 allowed by the steps it cites agrees with it. The improvement keeps the steps before the error
 and continues the deduction from what they establish (from nothing, it is the gold rationale).
 Both rationale styles go through the same code: a :class:`StepStyle` only writes the steps and
-reads them into the same forms (:class:`Translate`, :class:`Place`, :class:`Read`).
+reads them into the same forms (:class:`Translate`, :class:`Place`, :class:`Read`, and
+:class:`Answer` for the final response).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import itertools
 from dataclasses import dataclass, field
 
 from tripost.tasks.logical_deduction.model import (
-    FINAL_RE,
     PAPER,
     Pattern,
     Place,
@@ -40,6 +40,7 @@ class _Checked:
     claims: dict[str, Pattern] = field(default_factory=dict)
     orderings: set[str] = field(default_factory=set)
     read: str | None = None
+    read_step: str | None = None  # the label of the reading
 
 
 def _entailment(
@@ -113,20 +114,31 @@ def _check_read(s: Scene, step: Read, done: _Checked) -> tuple[str, str] | None:
     return None
 
 
-def _check_final(s: Scene, answer: str, text: str, done: _Checked) -> tuple[str, str] | None:
-    m = FINAL_RE.match(text)
-    if not m:
-        return text, 'the final response does not end with "So the answer is (X)."'
-    letter = f"({m['l'].upper()})"
+def _check_final(
+    s: Scene, answer: str, text: str, done: _Checked, style: StepStyle
+) -> tuple[str, str] | None:
+    """The option chosen, then the words before ``So the answer is`` (they must be its
+    option's). A wrong object is set against the object the last reading found."""
+    form = style.answer(s, text)
+    if isinstance(form, str):
+        return text, form
     letters = [s.letter(i) for i in range(len(s.options))]
-    if letter != answer:
-        gold = letters.index(answer) if answer in letters else None
+    gold = letters.index(answer) if answer in letters else None
+    if form.letter != answer:
+        if form.name is not None and done.read is not None and form.name != done.read:
+            who = s.domain.mention(done.read)
+            return form.so, f"({done.read_step}) reads {who} in position {s.asked}"
         if done.read is not None and gold is not None and s.option_objects[gold] == done.read:
-            return m["so"], f"the option about {s.domain.mention(done.read)} is {answer}"
-        return m["so"], f"the correct option is {answer}"
-    claim = m["text"].strip().rstrip(".")
-    if claim and claim.lower() != s.options[letters.index(letter)].lower():
-        return m["text"].strip(), f'option {letter} says "{s.options[letters.index(letter)]}"'
+            return form.so, f"the option about {s.domain.mention(done.read)} is {answer}"
+        if form.name is not None and gold is not None:
+            return (
+                form.so,
+                f"the correct option is about {s.domain.mention(s.option_objects[gold])}",
+            )
+        return form.so, f"the correct option is {answer}"
+    claim = form.claim.rstrip(".")
+    if claim and claim.lower() != s.options[letters.index(form.letter)].lower():
+        return form.claim, f'option {form.letter} says "{s.options[letters.index(form.letter)]}"'
     return None
 
 
@@ -140,7 +152,7 @@ def first_error(
     for step in attempt.steps:
         text = step.text.strip()
         if step.label == FINAL:
-            issue = _check_final(s, answer, text, done)
+            issue = _check_final(s, answer, text, done, style)
         else:
             form = next(forms)
             issue = None
@@ -157,7 +169,7 @@ def first_error(
                 done.orderings.add(step.label)
             else:
                 issue = _check_read(s, form, done)
-                done.read = form.name
+                done.read, done.read_step = form.name, step.label
         if issue:
             return Feedback.error(attempt, step.label, issue[0], issue[1])
     return None

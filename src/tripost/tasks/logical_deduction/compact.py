@@ -8,7 +8,7 @@ statement and miscopies an object's name; here it copies each name once per step
     (2) Given: ?? quail ?? blue jay ??.
     (3) From (1) and (2): quail blue jay falcon.
     (4) Position 2: blue jay.
-    (Final response) So the answer is (A).
+    (Final response) So the answer is the blue jay.
 
 A statement's step is its pattern only (no restatement, no end markers, no quotes): the k-th
 ``Given`` step is the pattern of the k-th statement (the statements are written in the
@@ -18,6 +18,14 @@ end as in the paper's patterns. A placement writes the full ordering after the s
 cited orderings had not placed. A reading gives the asked position (counted from the first
 end) and the object in it in the latest ordering. Object names are read as the paper style
 reads them: whole names of the scene's objects, the longest first (``blue jay`` is one name).
+
+The final response names the option by its object, not by its letter: the letter comes before
+the words it must be found by (``(A) The blue jay is ...``), and a small model that reads the
+right object still picks the letter at chance (measured on date understanding), while the
+object is the one its last step wrote. It is written as the options write it, ``the blue jay``
+(``Eve`` for golfers): the answer is the whole rest of the sentence, read as one name, so a name
+of several words is never a part of another (``the blue`` is no option's object). A letter is
+still read, and a right one accepted.
 
 Each step opens with a word and ends with a period, as the paper's steps do and unlike the
 bare patterns one might write: the scripted feedback names a part of the wrong step that its
@@ -29,8 +37,9 @@ missing period is accepted, as in the paper style.
 The checks are the paper style's (:mod:`tripost.tasks.logical_deduction.check`) on the same
 :class:`Translate`, :class:`Place` and :class:`Read` forms; only the parts feedback names
 differ: a wrong pattern is named by its whole step, a wrong reading by its whole step (without
-the period), and a reading of the wrong position (counted from the wrong end) by
-``Position k``.
+the period), a reading of the wrong position (counted from the wrong end) by ``Position k``,
+and a wrong object in the final response by ``So the answer is the pears``, which says which
+object the last reading found.
 """
 
 from __future__ import annotations
@@ -39,6 +48,7 @@ import re
 from collections.abc import Sequence
 
 from tripost.tasks.logical_deduction.model import (
+    Answer,
     Form,
     Pattern,
     Place,
@@ -55,6 +65,10 @@ from tripost.trajectory import Step
 _GIVEN_RE = re.compile(r"Given: (?P<pat>[^\n]*?)\.?")
 _FROM_RE = re.compile(r"From (?P<refs>\(\d+\)(?:(?:, | and )\(\d+\))*): (?P<arr>[^\n]*?)\.?")
 _POSITION_RE = re.compile(r"Position (?P<p>\d+): (?P<obj>[^\n]*?)\.?")
+_ANSWER_RE = re.compile(
+    r"(?P<claim>.*?)\s*(?P<so>so the answer is (?P<words>[^\n]*?))\.?", re.I | re.S
+)
+_LETTER_RE = re.compile(r"\(([a-z])\)", re.I)
 
 
 # --- writing ---------------------------------------------------------------------------------
@@ -77,8 +91,20 @@ def read_compact(s: Scene, ref: str, phrase: str, p: int, name: str) -> str:
     return f"Position {p}: {name}."
 
 
+def option_object(s: Scene, letter: str) -> str:
+    """How the compact final response names option ``letter``: by its object as the options
+    write it, ``the blue jay`` (see the module docstring)."""
+    return s.domain.mention(s.option_objects[_index(letter)])
+
+
+def _index(letter: str) -> int:
+    """``(B)`` -> 1."""
+    return ord(letter[1]) - ord("A")
+
+
 def final_compact(s: Scene, answer: str) -> str:
-    return f"So the answer is {answer}."
+    """``So the answer is the blue jay.``"""
+    return f"So the answer is {option_object(s, answer)}."
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -142,6 +168,43 @@ def _reading(s: Scene, m: re.Match[str], text: str, latest: str | None) -> Read 
     return Read(latest, None, int(m["p"]), name, f"Position {m['p']}", text.rstrip("."))
 
 
+def answer_words(final: str) -> str | None:
+    """What ``So the answer is ...`` chooses, normalised: ``(B)`` for a letter, else the name
+    in lower case without article (``the Blue Jay.`` -> ``blue jay``); None when absent."""
+    m = _ANSWER_RE.fullmatch(final.strip())
+    return None if m is None else _normal(m["words"])
+
+
+def _normal(words: str) -> str:
+    if letter := _LETTER_RE.fullmatch(words):
+        return f"({letter[1].upper()})"
+    return " ".join(words.split()).lower().removeprefix("the ")
+
+
+def answer_letter(s: Scene | None, words: str) -> str | None:
+    """The letter that :func:`answer_words` ``words`` choose: a letter as it is, an object
+    the letter of the option about it in ``s`` (None if none, or no scene)."""
+    if _LETTER_RE.fullmatch(words):
+        return words
+    if s is None:
+        return None
+    i = next((i for i, o in enumerate(s.option_objects) if _normal(o) == words), None)
+    return None if i is None else s.letter(i)
+
+
+def read_final_compact(s: Scene, text: str) -> Answer | str:
+    """The option of ``So the answer is the blue jay.`` (or ``... is (A).``), or why none."""
+    m = _ANSWER_RE.fullmatch(text.strip())
+    if m is None:
+        return 'the final response does not end with "So the answer is" and an object'
+    words = _normal(m["words"])
+    letter = answer_letter(s, words)
+    if letter is None:
+        return f'no option is about "{m["words"]}"'
+    name = None if words == letter else s.option_objects[_index(letter)]
+    return Answer(m["claim"].strip(), m["so"], letter, name)
+
+
 #: the compact step forms (see the module docstring)
 COMPACT = StepStyle(
     lambda pattern, domain: pattern.bare(),
@@ -149,5 +212,7 @@ COMPACT = StepStyle(
     place_compact,
     read_compact,
     final_compact,
+    option_object,
     parse_compact,
+    read_final_compact,
 )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 
 from tripost.tasks.logical_deduction.model import (
-    FINAL_RE,
     PAPER,
     Domain,
     Pattern,
@@ -55,7 +54,19 @@ def _swap(s: Scene, form: Place, rng: random.Random, style: StepStyle) -> str:
     return style.place(s, form.refs, new, facts)
 
 
-_WEIGHTS = {"misread": 3, "swap": 4, "lookup": 1, "letter": 2}
+def _other_option(s: Scene, final: str, rng: random.Random, style: StepStyle) -> str | None:
+    """The final response choosing another option, named as the style names options (its
+    letter, or its object); the words before ``So the answer is`` kept."""
+    form = style.answer(s, final)
+    if isinstance(form, str):
+        return None
+    letters = [s.letter(i) for i in range(len(s.options))]
+    wrong = rng.choice([x for x in letters if x != form.letter])
+    return f"{final[: final.rindex(form.so)]}So the answer is {style.option(s, wrong)}."
+
+
+#: how often each slip is injected; ``answer``: the final response chooses another option
+_WEIGHTS = {"misread": 3, "swap": 4, "lookup": 1, "answer": 2}
 
 
 def inject(
@@ -65,7 +76,7 @@ def inject(
     rendered in that style; the attempt and the label of the wrong step."""
     numbered = [st for st in attempt.steps if st.label != FINAL]
     forms = dict(zip([st.label for st in numbered], style.parse(s, numbered), strict=True))
-    kinds: dict[str, list[str]] = {"letter": [FINAL]}
+    kinds: dict[str, list[str]] = {"answer": [FINAL]}
     for label, form in forms.items():
         kind = {Translate: "misread", Place: "swap", Read: "lookup"}.get(type(form))
         if isinstance(form, Place) and not form.places:
@@ -84,12 +95,7 @@ def inject(
         other = rng.choice([o for o in s.objects if o != form.name])
         text = style.read(s, form.ref, form.phrase, form.position, other)  # type: ignore[arg-type]
     else:
-        m = FINAL_RE.match(attempt.final.strip())
-        letters = [s.letter(i) for i in range(len(s.options))]
-        if not m:
-            return None
-        wrong = rng.choice([x for x in letters if x != f"({m['l'].upper()})"])
-        text = f"{attempt.final.strip()[: m.start('so')]}So the answer is {wrong}."
+        text = _other_option(s, attempt.final.strip(), rng, style)
     if text is None:
         return None
     i = attempt.index(label)

@@ -442,6 +442,17 @@ class Read:
 Form = Translate | Place | Read | str
 
 
+@dataclass
+class Answer:
+    """The option a final response chooses. ``so`` (``So the answer is (B)``) is the part
+    feedback names when the option is wrong, ``claim`` the words before it."""
+
+    claim: str
+    so: str
+    letter: str  # the option's letter, however the response names it
+    name: str | None  # the object named; None: the response gives the letter
+
+
 def join(items: list[str]) -> str:
     """``a``, ``a and b``, ``a, b and c``."""
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
@@ -555,6 +566,19 @@ def final_text(s: Scene, answer: str) -> str:
     return f"{s.options[letters.index(answer)]}. So the answer is {answer}."
 
 
+def option_letter(s: Scene, letter: str) -> str:
+    """How the paper's final response names an option: by its letter."""
+    return letter
+
+
+def read_final(s: Scene, text: str) -> Answer | str:
+    """The option of ``... So the answer is (B).``, or why there is none."""
+    m = FINAL_RE.match(text)
+    if not m:
+        return 'the final response does not end with "So the answer is (X)."'
+    return Answer(m["text"].strip(), m["so"], f"({m['l'].upper()})", None)
+
+
 @dataclass(frozen=True)
 class StepStyle:
     """How a rationale writes and reads its steps. The deduction (which steps, in which order,
@@ -564,12 +588,23 @@ class StepStyle:
     translate: Callable[[Scene, int, Pattern | None], str]  # statement i (as pattern)
     place: Callable[[Scene, list[str], dict[str, int], dict[str, int]], str]  # refs, new, facts
     read: Callable[[Scene, str, str, int, str], str]  # ref, phrase, position, object
-    final: Callable[[Scene, str], str]  # the final response naming an option letter
+    final: Callable[[Scene, str], str]  # the final response choosing an option (its letter)
+    option: Callable[[Scene, str], str]  # how "So the answer is" names an option (its letter)
     parse: Callable[[Scene, Sequence[Step]], list[Form]]  # the forms of the numbered steps
+    answer: Callable[[Scene, str], Answer | str]  # the final response's option, or why none
 
 
 #: the paper's step forms (the examples above this section)
-PAPER = StepStyle(Pattern.render, translate_text, place_text, read_text, final_text, parse_steps)
+PAPER = StepStyle(
+    Pattern.render,
+    translate_text,
+    place_text,
+    read_text,
+    final_text,
+    option_letter,
+    parse_steps,
+    read_final,
+)
 
 
 def answer_of(s: Scene) -> str | None:

@@ -25,7 +25,9 @@ words a step repeats from the question or from itself, for a small model trained
     (2) Given: ?? quail ?? blue jay ??.
     (3) From (1) and (2): quail blue jay falcon.
     (4) Position 2: blue jay.
-    (Final response) So the answer is (A).
+    (Final response) So the answer is the blue jay.
+
+Its final response names the chosen option by its object, not its letter.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ import re
 
 from tripost.tasks.base import check_task_options
 from tripost.tasks.logical_deduction.check import continue_deduction, first_error
-from tripost.tasks.logical_deduction.compact import COMPACT
+from tripost.tasks.logical_deduction.compact import COMPACT, answer_letter, answer_words
 from tripost.tasks.logical_deduction.generate import inject, position_predicate, unique_statements
 from tripost.tasks.logical_deduction.model import (
     DOMAINS,
@@ -130,10 +132,23 @@ class LogicalDeduction:
         return continue_deduction(s, problem.answer, (), self.step_style)
 
     def extract_answer(self, attempt: Attempt, problem: Problem | None = None) -> str | None:
-        """``"... So the answer is (B)."`` -> ``"(B)"``; None if absent."""
+        """``"... So the answer is (B)."`` -> ``"(B)"``; None if absent. The compact style
+        also reads an object, ``"So the answer is the blue jay."``: with ``problem``, the letter
+        of the option about it (None if none); without, the name as LMSI votes on it,
+        ``"blue jay"`` (lower case, no article)."""
         finals = [st for st in attempt.steps if st.label == FINAL]
-        m = FINAL_RE.match(finals[0].text.strip()) if finals else None
+        if not finals:
+            return None
+        if self.compact:
+            return self._compact_answer(finals[0].text, problem)
+        m = FINAL_RE.match(finals[0].text.strip())
         return None if m is None else f"({m['l'].upper()})"
+
+    def _compact_answer(self, final: str, problem: Problem | None) -> str | None:
+        words = answer_words(final)
+        if words is None or problem is None:
+            return words
+        return answer_letter(parse_question(problem.question), words)
 
     def check(self, problem: Problem, attempt: Attempt) -> Feedback:
         """The first wrong step, e.g. ``In step (3) the part "the falcon is in position 2" is
@@ -162,7 +177,8 @@ class LogicalDeduction:
     ) -> tuple[Attempt, str] | None:
         """One slip: a statement's ordering misread (objects swapped, position counted from the
         wrong end or one off), a placement with two objects swapped, the wrong object read off
-        the ordering, or a wrong option letter, written in the task's style. Returns the
-        attempt and its wrong step."""
+        the ordering, or another option in the final response (its letter; in the compact
+        style its object), written in the task's style. Returns the attempt and its wrong
+        step."""
         s = parse_question(problem.question)
         return None if s is None else inject(s, attempt, rng, self.step_style)
