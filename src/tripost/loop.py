@@ -697,7 +697,8 @@ def lmsi_train_set_stage(rd: RunDir, task: Task, cfg: RunConfig) -> dict:
         problem = Problem.from_json(d["problem"])
         vote, kept = lmsi.select(task, d["outputs"])
         voted += vote is not None
-        right += vote is not None and vote == problem.answer
+        # a style that answers with an option's content votes on it: score by its letter
+        right += vote is not None and task.extract_answer(kept[0], problem) == problem.answer
         prompt = render_prompt(problem.question, task.instruction)
         rows += [
             {"kind": "lmsi", "eos": True, "segments": [[prompt, 0.0], [a.render(), 1.0]]}
