@@ -1,0 +1,85 @@
+"""How much of date understanding can be answered from the options alone.
+
+Each distractor of a date question (BIG-Bench Hard's, and this project's generator, which
+writes them the same way) changes one field of the answer: the month, the day or the year. So
+the answer is usually the option that agrees with the most other options, field by field. This
+script scores that rule, which never reads the question, on generated seen questions and on
+BBH's test set (when ``../shared/data/bbh`` is there), and, for a run directory, how many of a
+model's right answers come with a rationale the scripted checker accepts.
+
+    python benchmarks/option_prior.py [--n 500] [--run runs/cmp_dates/seed0 ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+from collections import Counter
+from pathlib import Path
+
+from tripost.tasks import get_task
+from tripost.tasks.base import check_text, is_correct
+
+OPTION_RE = re.compile(r"\(([A-F])\) (\d\d)/(\d\d)/(\d{4})")
+BBH = (
+    Path(__file__).resolve().parents[1].parent
+    / "shared"
+    / "data"
+    / "bbh"
+    / "date_understanding.json"
+)
+
+
+def majority_option(question: str) -> str | None:
+    """The option whose month, day and year are shared by the most other options; None when
+    there are no MM/DD/YYYY options or the best score is tied."""
+    opts = OPTION_RE.findall(question)
+    score = {o[0]: sum(sum(p[i] == o[i] for p in opts) for i in (1, 2, 3)) for o in opts}
+    best = sorted(score.values(), reverse=True)
+    if not best or (len(best) > 1 and best[0] == best[1]):
+        return None
+    return next(f"({k})" for k, v in score.items() if v == best[0])
+
+
+def tally(pairs: list[tuple[str, str]]) -> str:
+    c = Counter("tie" if (g := majority_option(q)) is None else g == a for q, a in pairs)
+    n = len(pairs)
+    return f"right {c[True]} / {n} ({100 * c[True] / n:.0f}%), wrong {c[False]}, tied {c['tie']}"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--n", type=int, default=500, help="generated seen questions")
+    ap.add_argument("--run", nargs="*", default=[], help="run directories to score")
+    args = ap.parse_args()
+    task = get_task("date_understanding", style="compact")
+    rng = random.Random(1)
+    gen = [task.generate(rng, "seen") for _ in range(args.n)]
+    print(
+        f"options-only rule, generated seen questions: {tally([(p.question, p.answer) for p in gen])}"
+    )
+    if BBH.exists():
+        ex = json.loads(BBH.read_text())["examples"]
+        print(f"options-only rule, BBH test set: {tally([(e['input'], e['target']) for e in ex])}")
+    for run in map(Path, args.run):
+        gold = {json.loads(x)["question"]: json.loads(x) for x in open(run / "data/eval.jsonl")}
+        for f in sorted((run / "eval").glob("*.jsonl")):
+            right = rationale = n = 0
+            for line in open(f):
+                r = json.loads(line)
+                if not r["seen"]:
+                    continue
+                p = task.problem_from_text(r["question"], gold[r["question"]]["answer"])
+                out = r["output"].split("\nFeedback")[0]
+                n += 1
+                right += is_correct(task, p, out)
+                rationale += check_text(task, p, out).correct
+            print(
+                f"{run} {f.stem}: seen answers right {right} / {n}, rationale right {rationale} / {n}"
+            )
+
+
+if __name__ == "__main__":
+    main()
