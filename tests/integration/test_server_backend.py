@@ -242,7 +242,7 @@ def test_a_server_that_does_not_start_is_one_line_and_exit_2(tmp_path, toy_regis
 def test_ctrl_c_leaves_no_server_process(tmp_path):
     cfg = dict(TINY)
     cfg.update(
-        task="multistep_arithmetic", data={"train_problems": 8, "eval_seen": 6, "eval_unseen": 0}
+        task="multistep_arithmetic", data={"train_problems": 8, "eval_seen": 64, "eval_unseen": 0}
     )
     cfg["eval"] = {"rounds": 1, "max_new_tokens": 2000, "batch_size": 1, "backend": "server"}
     cfg_path = tmp_path / "c.yaml"

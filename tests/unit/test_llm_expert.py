@@ -56,7 +56,7 @@ class AddTask:
             acc += n
         return Attempt((*steps, Step(FINAL, f"So the answer is {acc}.")))
 
-    def extract_answer(self, attempt: Attempt) -> str | None:
+    def extract_answer(self, attempt: Attempt, problem: Problem | None = None) -> str | None:
         m = re.search(r"answer is (-?\d+)\.", attempt.final)
         return m.group(1) if m else None
 
