@@ -55,7 +55,14 @@ def run_sync(make: Callable[[], Awaitable[R]]) -> R:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(make())  # type: ignore[arg-type]
+        # not asyncio.run: its Ctrl-C handler only cancels the task, and a cancellation that a
+        # library turns into a failed request is lost; Python's own handler raises
+        # KeyboardInterrupt here, whatever the awaited code does
+        loop = asyncio.new_event_loop()
+        try:
+            return loop.run_until_complete(make())  # type: ignore[arg-type]
+        finally:
+            loop.close()
     with ThreadPoolExecutor(1) as pool:  # inside a running loop (a notebook): use a thread
         return pool.submit(lambda: asyncio.run(make())).result()  # type: ignore[arg-type]
 
