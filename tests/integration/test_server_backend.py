@@ -250,8 +250,13 @@ def test_ctrl_c_leaves_no_server_process(tmp_path):
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "tripost", "run", "--config", str(cfg_path), "--out", str(out)]
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.Popen(
-        cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    proc = subprocess.Popen(  # Ctrl-C's default action, whatever this process inherited
+        cmd,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         deadline = time.time() + 240
