@@ -4,13 +4,13 @@ injected errors, the paper style unchanged, and the task option's path from a co
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 from pathlib import Path
 
 import pytest
 
+from tests.digest import behaviour_digest
 from tripost.cli import demo_config_path
 from tripost.config import load_config
 from tripost.editing import IMPROVED, check_update
@@ -387,26 +387,8 @@ def test_expert_demonstrations_work_in_the_compact_style() -> None:
 # --- the paper style and the task option ------------------------------------------------------
 
 
-def paper_digest(task: LogicalDeduction, n: int = 200) -> str:
-    rng = random.Random(2024)
-    h = hashlib.sha256()
-    for i in range(n):
-        p = task.generate(rng, "seen" if i % 2 else "unseen")
-        gold = task.solve(p)
-        assert gold is not None
-        out = [p.question, gold.render(), task.check(p, gold).render()]
-        injected = task.inject_error(p, gold, rng)
-        if injected is not None:
-            bad, label = injected
-            fb = task.check(p, bad)
-            new = task.improve(p, bad, fb)
-            out += [label, bad.render(), fb.render(), new.render() if new else "-"]
-        h.update("\n\x00".join(out).encode())
-    return h.hexdigest()
-
-
 def test_the_paper_style_is_unchanged() -> None:
-    assert paper_digest(LogicalDeduction(style="paper")) == PAPER_DIGEST
+    assert behaviour_digest(LogicalDeduction(style="paper")) == PAPER_DIGEST
 
 
 def test_unknown_style_or_update_style_is_refused() -> None:
