@@ -5,9 +5,11 @@ writes them the same way) changes one field of the answer: the month, the day or
 the answer is usually the option that agrees with the most other options, field by field. This
 script scores that rule, which never reads the question, on generated seen questions and on
 BBH's test set (when ``../shared/data/bbh`` is there), and, for a run directory, how many of a
-model's right answers come with a rationale the scripted checker accepts.
+model's right answers come with a rationale the scripted checker accepts. With ``--options
+balanced`` the generated questions have the task's balanced option set, which the rule should
+answer at chance only (a tie counts as wrong, so a little below).
 
-    python benchmarks/option_prior.py [--n 500] [--run runs/cmp_dates/seed0 ...]
+    python benchmarks/option_prior.py [--n 500] [--options bbh|balanced] [--run runs/cmp_dates/seed0 ...]
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 
 from tripost.tasks import get_task
 from tripost.tasks.base import check_text, is_correct
+from tripost.tasks.dates.generate import OPTION_SETS
 
 OPTION_RE = re.compile(r"\(([A-F])\) (\d\d)/(\d\d)/(\d{4})")
 BBH = (
@@ -44,22 +47,29 @@ def majority_option(question: str) -> str | None:
 
 
 def tally(pairs: list[tuple[str, str]]) -> str:
+    """The rule's right, wrong and tied counts, and chance: the mean of 1 / number of options."""
     c = Counter("tie" if (g := majority_option(q)) is None else g == a for q, a in pairs)
     n = len(pairs)
-    return f"right {c[True]} / {n} ({100 * c[True] / n:.0f}%), wrong {c[False]}, tied {c['tie']}"
+    chance = sum(1 / len(OPTION_RE.findall(q)) for q, _ in pairs) / n
+    return (
+        f"right {c[True]} / {n} ({100 * c[True] / n:.0f}%), wrong {c[False]}, tied {c['tie']}"
+        f" (chance {100 * chance:.0f}%)"
+    )
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=500, help="generated seen questions")
+    ap.add_argument(
+        "--options", choices=OPTION_SETS, default="bbh", help="option set of generated questions"
+    )
     ap.add_argument("--run", nargs="*", default=[], help="run directories to score")
     args = ap.parse_args()
-    task = get_task("date_understanding", style="compact")
+    task = get_task("date_understanding", style="compact", options=args.options)
     rng = random.Random(1)
     gen = [task.generate(rng, "seen") for _ in range(args.n)]
-    print(
-        f"options-only rule, generated seen questions: {tally([(p.question, p.answer) for p in gen])}"
-    )
+    pairs = [(p.question, p.answer) for p in gen]
+    print(f"options-only rule, generated seen questions ({args.options} options): {tally(pairs)}")
     if BBH.exists():
         ex = json.loads(BBH.read_text())["examples"]
         print(f"options-only rule, BBH test set: {tally([(e['input'], e['target']) for e in ex])}")

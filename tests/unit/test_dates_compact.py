@@ -352,7 +352,7 @@ def test_unknown_style_or_update_style_is_refused():
 @pytest.mark.parametrize("quick", [False, True])
 def test_demo_configs_build_a_compact_task(quick):
     cfg = load_config(demo_config_path("date_understanding", quick), {})
-    assert cfg.task_options == {"style": "compact"}
+    assert cfg.task_options == {"style": "compact", "options": "balanced"}
     assert get_task(cfg.task, **cfg.task_options).solve(problem()).render() == CHAIN_GOLD
 
 

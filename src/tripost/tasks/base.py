@@ -63,10 +63,14 @@ class Task(Protocol):
 
 def check_task_options(update_style: str, style: str, styles: tuple[str, ...]) -> None:
     """Refuse an ``update_style`` or a rationale ``style`` a task does not write (ValueError)."""
-    if update_style != "rewrite":
-        raise ValueError(f"unknown update_style {update_style!r}; known: 'rewrite'")
-    if style not in styles:
-        raise ValueError(f"unknown style {style!r}; known: {', '.join(map(repr, styles))}")
+    check_choice("update_style", update_style, ("rewrite",))
+    check_choice("style", style, styles)
+
+
+def check_choice(option: str, value: str, known: tuple[str, ...]) -> None:
+    """Refuse a task option's value outside ``known`` (ValueError naming the known ones)."""
+    if value not in known:
+        raise ValueError(f"unknown {option} {value!r}; known: {', '.join(map(repr, known))}")
 
 
 def check_text(task: Task, problem: Problem, text: str) -> Feedback:

@@ -50,6 +50,9 @@ TARGETS = [
     "one week from today", "10 days ago", "a month ago", "one year ago from today",
 ]  # fmt: skip
 Premise = tuple[str, date]
+#: the option sets of a question: BBH's distractors (:func:`options_for`), or ``balanced`` ones
+#: that do not give the answer away (:func:`balanced_options`)
+OPTION_SETS = ("bbh", "balanced")
 
 
 # ---------------------------------------------------------------- formats
@@ -393,8 +396,43 @@ def options_for(rng: random.Random, answer: date, today: date) -> list[date]:
     return out
 
 
-def generate_question(rng: random.Random, unseen: bool) -> str:
-    """One question in BBH's format; seen ones take 1-2 gold steps, unseen ones 3 or more."""
+def neighbours(d: date) -> list[date]:
+    """The valid dates one change away from d: a day or a week either way, and the same day a
+    month or a year either way when that day exists. Each change is undone by a change of the
+    same kind, so y is a neighbour of x exactly when x is one of y (February 28, a month after
+    January 31 clamped, is no neighbour of it: a month before February 28 is January 28)."""
+    out = []
+    for k in (-1, 1, -7, 7):
+        try:
+            out.append(d + timedelta(days=k))
+        except OverflowError:  # past 9999 or before year 1
+            continue
+    moved = (add_months(d, k) for k in (-1, 1, -12, 12))
+    return out + [m for m in moved if m is not None and m.day == d.day]
+
+
+def balanced_options(rng: random.Random, answer: date) -> list[date]:
+    """n = 5 or 6 distinct dates around a hidden centre: the centre is the answer with
+    probability 1/n, else a random neighbour of it (:func:`neighbours`); the options are the
+    centre and n - 1 of its neighbours, the answer among them. The answer is then the centre or
+    any one of the centre's neighbours with the same chance (exactly so where dates have 8
+    neighbours; a month's last days have 6 or 7), so the options alone (the centre agrees with
+    the most options field by field) tell nothing of which one it is, unlike
+    :func:`options_for`, whose answer is the centre."""
+    n = rng.choice((5, 6))
+    centre = answer if rng.random() < 1 / n else rng.choice(neighbours(answer))
+    others = [d for d in neighbours(centre) if d != answer]
+    out = [centre, *rng.sample(others, n - 1 - (centre != answer))]
+    if centre != answer:
+        out.append(answer)
+    rng.shuffle(out)
+    return out
+
+
+def generate_question(rng: random.Random, unseen: bool, options: str = "bbh") -> str:
+    """One question in BBH's format; seen ones take 1-2 gold steps, unseen ones 3 or more.
+    ``options`` is the option set (:data:`OPTION_SETS`): ``"bbh"`` (:func:`options_for`) or
+    ``"balanced"`` (:func:`balanced_options`)."""
     if unseen:
         premise, today = chain(rng, rng.randint(2, 3))
         phrase, off = target_phrase(rng, allow_today=rng.random() < 0.1)
@@ -404,7 +442,10 @@ def generate_question(rng: random.Random, unseen: bool) -> str:
         phrase, off = target_phrase(rng, allow_today=True)
     answer = off.apply(today)
     assert answer is not None
-    opts = options_for(rng, answer, today)
+    if options == "balanced":
+        opts = balanced_options(rng, answer)
+    else:
+        opts = options_for(rng, answer, today)
     lines = [f"({'ABCDEF'[i]}) {mdy(d)}" for i, d in enumerate(opts)]
     return f"{premise} What is the date {phrase} in MM/DD/YYYY?\nOptions:\n" + "\n".join(lines)
 

@@ -30,6 +30,13 @@ every date MM/DD/YYYY and no restatement of the premise, for a small model train
 It answers with the option's date, as the option writes it, not its letter (a tiny model
 learned the date but not the lookup of its letter); :meth:`DateUnderstanding.extract_answer`
 reads that date back as the option's letter.
+
+Generated questions have BBH's options by default: each distractor changes one field of the
+answer, so the option that agrees with the most others field by field is the answer (91% of
+seen questions, ``benchmarks/option_prior.py``), a shortcut a small model learns instead of the
+dates. The task option ``options: balanced`` draws them around a hidden centre that is the
+answer or one of its neighbours by chance (:func:`tripost.tasks.dates.generate.balanced_options`),
+so that no rule on the options alone beats chance; the text format is BBH's either way.
 """
 
 from __future__ import annotations
@@ -39,7 +46,7 @@ import logging
 import random
 import re
 
-from tripost.tasks.base import check_task_options
+from tripost.tasks.base import check_choice, check_task_options
 from tripost.tasks.dates.calendar import mdy
 from tripost.tasks.dates.check import claim_error, read_step
 from tripost.tasks.dates.compact import (
@@ -53,6 +60,7 @@ from tripost.tasks.dates.compact import (
     options_of,
 )
 from tripost.tasks.dates.generate import (
+    OPTION_SETS,
     generate_question,
     propagate,
     wrong_dates,
@@ -82,15 +90,23 @@ class DateUnderstanding:
     buckets = SEEN_BUCKETS + UNSEEN_BUCKETS
 
     def __init__(
-        self, instruction: str | None = None, update_style: str = "rewrite", style: str = "paper"
+        self,
+        instruction: str | None = None,
+        update_style: str = "rewrite",
+        style: str = "paper",
+        options: str = "bbh",
     ) -> None:
         check_task_options(update_style, style, STYLES)
+        check_choice("options", options, OPTION_SETS)
         self.instruction = instruction or ""
         self.update_style = update_style
         #: ``"paper"``: the paper's rationale; ``"compact"``: one short step per computed date,
         #: every date MM/DD/YYYY, for a small model trained from scratch (module docstring)
         self.style = style
         self.compact = style == "compact"
+        #: the option set of generated questions: ``"bbh"``'s distractors or ``"balanced"``
+        #: ones that do not give the answer away (module docstring)
+        self.options = options
 
     # ------------------------------------------------------------ problems
 
@@ -98,7 +114,7 @@ class DateUnderstanding:
         if split not in ("seen", "unseen"):
             raise ValueError(f"split must be 'seen' or 'unseen', got {split!r}")
         for _ in range(100):
-            question = generate_question(rng, split == "unseen")
+            question = generate_question(rng, split == "unseen", self.options)
             problem = self.problem_from_text(question, None)
             if problem is not None and problem.seen == (split == "seen"):
                 return problem
