@@ -176,6 +176,13 @@ def summary(stage: str, info: dict) -> str:
         body = f"{_n(info, 'rollouts')} rollouts, {_n(info, 'tokens'):,} characters"
     elif kind == "edit":
         body = _edit_line(info)
+    elif stage == "lmsi/train_set":
+        body = (
+            f"{_n(info, 'voted')} questions with a majority answer ({_n(info, 'vote_correct')} "
+            f"of them right), {_n(info, 'kept_samples')} samples"
+        )
+        if not _n(info, "kept_samples"):
+            body += " - WARNING: nothing to train on"
     elif kind == "train_set":
         body = (
             f"{_n(info, 'kept_improvement')} improvement, "

@@ -70,6 +70,16 @@ def test_quiet_turns_bars_and_info_off(capsys):
             {"kept_improvement": 0, "kept_non_improvement": 0, "kept_gold": 0},
             "WARNING: nothing to train on",
         ),
+        (
+            "lmsi/train_set",
+            {"voted": 194, "vote_correct": 109, "kept_samples": 298},
+            "194 questions with a majority answer (109 of them right), 298 samples",
+        ),
+        (
+            "lmsi/train_set",
+            {"voted": 0, "vote_correct": 0, "kept_samples": 0},
+            "0 samples - WARNING: nothing to train on",
+        ),
         ("eval/sft", {"seen_accuracy": 0.25, "seconds": 2.0}, "seen accuracy 25.0%"),
     ],
 )
