@@ -17,15 +17,14 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import re
 from collections import Counter
 from pathlib import Path
 
 from tripost.tasks import get_task
 from tripost.tasks.base import check_text, is_correct
-from tripost.tasks.dates.generate import OPTION_SETS
+from tripost.tasks.dates.compact import options_of
+from tripost.tasks.dates.generate import OPTION_SETS, field_agreement
 
-OPTION_RE = re.compile(r"\(([A-F])\) (\d\d)/(\d\d)/(\d{4})")
 BBH = (
     Path(__file__).resolve().parents[1].parent
     / "shared"
@@ -38,19 +37,18 @@ BBH = (
 def majority_option(question: str) -> str | None:
     """The option whose month, day and year are shared by the most other options; None when
     there are no MM/DD/YYYY options or the best score is tied."""
-    opts = OPTION_RE.findall(question)
-    score = {o[0]: sum(sum(p[i] == o[i] for p in opts) for i in (1, 2, 3)) for o in opts}
+    score = field_agreement(options_of(question))
     best = sorted(score.values(), reverse=True)
     if not best or (len(best) > 1 and best[0] == best[1]):
         return None
-    return next(f"({k})" for k, v in score.items() if v == best[0])
+    return next(k for k, v in score.items() if v == best[0])
 
 
 def tally(pairs: list[tuple[str, str]]) -> str:
     """The rule's right, wrong and tied counts, and chance: the mean of 1 / number of options."""
     c = Counter("tie" if (g := majority_option(q)) is None else g == a for q, a in pairs)
     n = len(pairs)
-    chance = sum(1 / len(OPTION_RE.findall(q)) for q, _ in pairs) / n
+    chance = sum(1 / len(options_of(q)) for q, _ in pairs) / n
     return (
         f"right {c[True]} / {n} ({100 * c[True] / n:.0f}%), wrong {c[False]}, tied {c['tie']}"
         f" (chance {100 * chance:.0f}%)"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import random
-import re
 from collections import Counter
 from datetime import date, timedelta
 
@@ -17,7 +16,8 @@ from tripost.config import load_config
 from tripost.tasks import Task, check_text, get_task, is_correct
 from tripost.tasks.dates import DateUnderstanding
 from tripost.tasks.dates.calendar import parse_date
-from tripost.tasks.dates.generate import balanced_options, neighbours
+from tripost.tasks.dates.compact import options_of
+from tripost.tasks.dates.generate import balanced_options, field_agreement, neighbours
 from tripost.tasks.dates.model import parse_question
 from tripost.trajectory import Attempt, Problem
 
@@ -26,7 +26,6 @@ from tripost.trajectory import Attempt, Problem
 BBH_QUESTIONS = "4cf832e3d4611d4a0cc6372009600e826c51a7a252a8525b7939c844e82c926f"
 #: tests.digest.behaviour_digest of the compact style, computed on the code before the option sets
 COMPACT_DIGEST = "900f139a343b5a1df428527fad5db8bfd93b70c050ec9c1cb3e01bf26c6f3123"
-OPTION_RE = re.compile(r"^\(([A-F])\) (\d\d/\d\d/\d{4})$", re.M)
 
 
 def _problems(task: Task, n: int, seed: int) -> list[Problem]:
@@ -36,17 +35,13 @@ def _problems(task: Task, n: int, seed: int) -> list[Problem]:
 
 def _options(question: str) -> dict[str, date]:
     """``"(A)"`` -> the option's date."""
-    return {f"({k})": parse_date(v) for k, v in OPTION_RE.findall(question)}
+    return {k: parse_date(v) for k, v in options_of(question).items()}
 
 
 def majority_credit(p: Problem) -> float:
     """The rule of ``benchmarks/option_prior.py`` (the option whose month, day and year agree
     with the most options), a tie broken at random: its chance of answering right."""
-    opts = _options(p.question)
-    fields = {k: (d.month, d.day, d.year) for k, d in opts.items()}
-    score = {
-        k: sum(a == b for g in fields.values() for a, b in zip(f, g)) for k, f in fields.items()
-    }
+    score = field_agreement(options_of(p.question))
     top = [k for k, s in score.items() if s == max(score.values())]
     return (p.answer in top) / len(top)
 

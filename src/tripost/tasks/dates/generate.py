@@ -429,6 +429,17 @@ def balanced_options(rng: random.Random, answer: date) -> list[date]:
     return out
 
 
+def field_agreement(options: dict[str, str]) -> dict[str, int]:
+    """For each option (``{"(A)": "MM/DD/YYYY", ...}``), how many month, day and year fields it
+    shares with the options, itself included. With BBH's distractors the highest is the answer
+    (:func:`options_for`); with balanced ones it is the hidden centre, the answer by chance only
+    (``benchmarks/option_prior.py`` scores that rule)."""
+    fields = {k: v.split("/") for k, v in options.items()}
+    return {
+        k: sum(a == b for g in fields.values() for a, b in zip(f, g)) for k, f in fields.items()
+    }
+
+
 def generate_question(rng: random.Random, unseen: bool, options: str = "bbh") -> str:
     """One question in BBH's format; seen ones take 1-2 gold steps, unseen ones 3 or more.
     ``options`` is the option set (:data:`OPTION_SETS`): ``"bbh"`` (:func:`options_for`) or
