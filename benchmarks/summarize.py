@@ -23,8 +23,9 @@ def summarize(run: Path) -> str:
         f"**{report['task']}** (seed {report['seed']}, `{run}`)",
         "",
         "| method | iter | seen acc. | unseen acc. | first attempt (seen) | SI.Freq (seen) | "
-        "SI.Contrib (seen) | fixed / broken (seen) | flag P / R (seen) | chance (seen) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "SI.Contrib (seen) | fixed / broken (seen) | flag P / R (seen) | garbled feedback (seen) | "
+        "chance (seen) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for method, it in keys:
         s, u = rows.get((method, it, "seen")), rows.get((method, it, "unseen"))
@@ -35,7 +36,7 @@ def summarize(run: Path) -> str:
             f"{pct(u['accuracy']) if u else '–'} (n={u['n'] if u else 0}) | "
             f"{pct(s['first_accuracy'])} | {pct(s['si_freq'])} | {pct(s['si_contrib'])} | "
             f"{s['fixed']} / {s['broken']} | {s['flag_precision']:.2f} / {s['flag_recall']:.2f} | "
-            f"{pct(s.get('chance'))} |"
+            f"{pct(s.get('feedback_malformed'))} | {pct(s.get('chance'))} |"
         )
     secs = report["stage_seconds"]
     total = sum(v for v in secs.values() if v)

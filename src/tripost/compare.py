@@ -28,6 +28,7 @@ MEAN_FIELDS = (
     "broken",
     "flag_precision",
     "flag_recall",
+    "feedback_malformed",
 )
 
 

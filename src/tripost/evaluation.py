@@ -9,7 +9,12 @@ Metrics per bucket and split (seen / unseen / total):
 - si_contrib: fraction of *correct* answers reached through an update (first wrong, final right);
   ``si_contrib_all`` is the same count over all questions;
 - fix_rate / break_rate: wrong -> right and right -> wrong among updated questions;
-- flag precision / recall: the model's first feedback says "wrong" vs the first attempt really is.
+- flag precision / recall: the model's first feedback says, in the feedback format, that a step
+  is wrong (``In step (k) the part "..." is incorrect. ...``) vs the first attempt really is;
+- feedback_malformed: fraction of questions whose first feedback is neither the format's
+  "correct" nor its "wrong" (garbled text). Decoding treats it as "not correct" and goes on to
+  an update, as at inference, but it is not counted as a flag: a tiny model that garbles its
+  "correct" sentence has not detected an error.
 """
 
 from __future__ import annotations
@@ -25,7 +30,14 @@ from tripost.policy.generation import Sampling, generate, truncate_rounds
 from tripost.policy.model import Policy
 from tripost.policy.prompting import PromptFormat
 from tripost.tasks.base import Task, is_correct
-from tripost.trajectory import Problem, join_continuation, own_verdict, split_continuation
+from tripost.trajectory import (
+    Feedback,
+    FormatError,
+    Problem,
+    join_continuation,
+    own_verdict,
+    split_continuation,
+)
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +71,10 @@ class Outcome:
     first_correct: bool
     final_correct: bool
     updated: bool
-    flagged: bool  # the model's own first feedback says the attempt is wrong
+    flagged: bool  # the model's own first feedback says, in the format, that a step is wrong
     n_updates: int
     output: str
+    malformed: bool = False  # its first feedback is neither the format's "correct" nor "wrong"
 
 
 def self_improve(
@@ -102,7 +115,7 @@ def score_output(task: Task, problem: Problem, output: str, rounds: int) -> Outc
     output = join_continuation(attempts, feedbacks, task.instruction)
     first = is_correct(task, problem, attempts[0])
     final = is_correct(task, problem, attempts[-1])
-    flagged = bool(feedbacks) and own_verdict(feedbacks[0]) is None
+    first_says = _says(feedbacks[0]) if feedbacks else None
     return Outcome(
         problem.question,
         problem.bucket,
@@ -110,10 +123,21 @@ def score_output(task: Task, problem: Problem, output: str, rounds: int) -> Outc
         first,
         final,
         len(attempts) > 1,
-        flagged,
+        first_says == "wrong",
         len(attempts) - 1,
         output,
+        first_says == "malformed",
     )
+
+
+def _says(feedback: str) -> Literal["correct", "wrong", "malformed"]:
+    """What a feedback the model wrote says, read with the format's parser."""
+    if own_verdict(feedback) is not None:
+        return "correct"
+    try:
+        return "correct" if Feedback.parse(feedback.strip()).correct else "wrong"
+    except FormatError:
+        return "malformed"
 
 
 _OPTION = re.compile(r"^\([A-Z]\) ", re.M)
@@ -156,6 +180,7 @@ def metrics(outcomes: list[Outcome]) -> dict[str, float]:
         "flag_recall": sum(o.flagged for o in wrong_first) / len(wrong_first)
         if wrong_first
         else 0.0,
+        "feedback_malformed": sum(o.malformed for o in outcomes) / n,
         # what guessing among the options would score (multiple choice only)
         "chance": sum(chances) / n if None not in chances else None,
     }

@@ -307,8 +307,9 @@ def headline(report: dict) -> list[str]:
 
 def si_table(report: dict) -> list[str]:
     lines = [
-        "| method | t | SI.Freq | SI.Contrib | fixed / broken | flag precision / recall |",
-        "|---|---|---|---|---|---|",
+        "| method | t | SI.Freq | SI.Contrib | fixed / broken | flag precision / recall "
+        "| garbled feedback |",
+        "|---|---|---|---|---|---|---|",
     ]
     for m, t in _models(report["results"]):
         s = _row(report["results"], m, t, "seen")
@@ -317,7 +318,8 @@ def si_table(report: dict) -> list[str]:
         lines.append(
             f"| {m} | {t} | {_pct(s.get('si_freq'))} | {_pct(s.get('si_contrib'))} | "
             f"{s.get('fixed', 0)} / {s.get('broken', 0)} | "
-            f"{s.get('flag_precision', 0):.2f} / {s.get('flag_recall', 0):.2f} |"
+            f"{s.get('flag_precision', 0):.2f} / {s.get('flag_recall', 0):.2f} | "
+            f"{_pct(s.get('feedback_malformed'))} |"
         )
     return lines
 
@@ -386,8 +388,10 @@ def markdown(report: dict) -> str:
         "## What self-improvement did (seen problems)",
         "",
         "SI.Freq: questions where the model updated its answer. SI.Contrib: correct answers "
-        "reached through an update. Flag precision / recall: the model's first feedback says "
-        '"wrong" vs the first answer really is wrong.',
+        "reached through an update. Flag precision / recall: the model's first feedback says, "
+        "in the feedback format, that a step is wrong vs the first answer really is wrong. "
+        'Garbled feedback: the first feedback is neither the format\'s "correct" nor its '
+        '"wrong" (decoding goes on to an update, but it is not counted as a flag).',
         "",
         *si_table(report),
         "",

@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from tripost.evaluation import own_verdict, score_output
+from tripost.evaluation import metrics, own_verdict, score_output
 from tripost.tasks import get_task
 from tripost.trajectory import UPDATE_PREFIX, join_continuation, split_continuation
 
@@ -44,8 +44,9 @@ def out(*parts: str) -> str:
         (out(WRONG, SPOOF, GOLD, OK), False, True, True, True, 1),
         # a correct attempt the model breaks after a false flag
         (out(GOLD, ERR, WRONG, OK), True, False, True, True, 1),
-        # a feedback that does not follow the format is not the model saying "correct"
-        (out(WRONG, "looks fine to me, The final response is also correct.", GOLD), False, True, True, True, 1),
+        # a feedback that does not follow the format is not the model saying "correct": decoding
+        # goes on to the update, but garbled text is not a flag
+        (out(WRONG, "looks fine to me, The final response is also correct.", GOLD), False, True, True, False, 1),
         # no feedback at all
         (WRONG, False, False, False, False, 0),
     ],
@@ -59,6 +60,24 @@ def test_scoring_reads_the_models_own_verdict(output, first, final, updated, fla
         flagged,
         n_updates,
     )
+
+
+@pytest.mark.parametrize(
+    "feedback,flagged,malformed",
+    [
+        (ERR, True, False),
+        (SPOOF, True, False),
+        (OK, False, False),
+        # a tiny model's garbled "correct" (measured on word sorting: every "flag" of one model)
+        ("Step (1) to step (2) are correct. The finals also correct.", False, True),
+        ("", False, True),
+    ],
+)
+def test_a_flag_is_a_wrong_verdict_in_the_format(feedback, flagged, malformed):
+    o = score_output(TASK, PROBLEM, out(WRONG, feedback), rounds=3)
+    assert (o.flagged, o.malformed) == (flagged, malformed)
+    m = metrics([o])
+    assert m["flag_recall"] == float(flagged) and m["feedback_malformed"] == float(malformed)
 
 
 def test_scored_output_ends_at_the_models_own_correct():

@@ -1,0 +1,39 @@
+"""``benchmarks/flags.py`` re-reads stored evaluation outputs: a garbled "correct" is not a flag,
+a feedback in the "wrong" format is, and the old count (anything but "correct") is shown beside."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+OK = "Step (1) is correct. The final response is also correct."
+ERR = 'In step (1) the part "b" is incorrect. This is because it should be a.'
+GARBLED = "Stee (1) to step (2) art correct."
+
+
+def _load():
+    spec = importlib.util.spec_from_file_location("flags", ROOT / "benchmarks" / "flags.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_flags_table_counts_garbled_feedback_apart(tmp_path: Path) -> None:
+    attempt = "(1) x.\n(Final response) So the answer is 1."
+    rows = [
+        (False, ERR),  # a real flag of a wrong answer
+        (True, ERR),  # a false flag
+        (False, GARBLED),  # garbled: the old count called it a flag
+        (True, OK),
+        (False, None),  # no feedback at all
+    ]
+    (tmp_path / "eval").mkdir()
+    with open(tmp_path / "eval" / "iter1.jsonl", "w") as f:
+        for first_correct, fb in rows:
+            output = attempt if fb is None else f"{attempt}\nFeedback: {fb}"
+            f.write(
+                json.dumps({"seen": True, "first_correct": first_correct, "output": output}) + "\n"
+            )
+    line = _load().table(tmp_path)[-1]
+    cells = [c.strip() for c in line.strip("|").split("|")]
+    assert cells == ["iter1", "5", "3", "3 (0.67 / 0.67)", "2 (0.50 / 0.33)", "1", "1", "1"]
