@@ -1,7 +1,7 @@
 """Re-read the model's own first feedback in a run's evaluation files: how often it says, in the
 feedback format, that a step is wrong (a flag), how often it is garbled (neither the format's
-"correct" nor its "wrong") or absent (the model stopped after its answer), and flag precision / recall on seen questions with flags counted
-that way.
+"correct" nor its "wrong") or absent (the model stopped after its answer), and flag precision /
+recall on seen questions with flags counted that way.
 
 Runs evaluated before garbled feedback was told apart counted it as a flag; this prints both,
 from the stored outputs, without re-decoding::
@@ -15,13 +15,13 @@ import argparse
 import json
 from pathlib import Path
 
-from tripost.evaluation import _says
+from tripost.evaluation import feedback_verdict
 from tripost.trajectory import split_continuation
 
 
 def first_says(output: str) -> str | None:
     _, feedbacks = split_continuation(output, trim=True)
-    return _says(feedbacks[0]) if feedbacks else None
+    return feedback_verdict(feedbacks[0]) if feedbacks else None
 
 
 def table(run: Path) -> list[str]:

@@ -115,7 +115,7 @@ def score_output(task: Task, problem: Problem, output: str, rounds: int) -> Outc
     output = join_continuation(attempts, feedbacks, task.instruction)
     first = is_correct(task, problem, attempts[0])
     final = is_correct(task, problem, attempts[-1])
-    first_says = _says(feedbacks[0]) if feedbacks else None
+    first_says = feedback_verdict(feedbacks[0]) if feedbacks else None
     return Outcome(
         problem.question,
         problem.bucket,
@@ -130,8 +130,9 @@ def score_output(task: Task, problem: Problem, output: str, rounds: int) -> Outc
     )
 
 
-def _says(feedback: str) -> Literal["correct", "wrong", "malformed"]:
-    """What a feedback the model wrote says, read with the format's parser."""
+def feedback_verdict(feedback: str) -> Literal["correct", "wrong", "malformed"]:
+    """What a feedback the model wrote says, read with the format's parser (also used by
+    ``benchmarks/flags.py`` on stored outputs)."""
     if own_verdict(feedback) is not None:
         return "correct"
     try:
