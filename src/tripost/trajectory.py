@@ -92,10 +92,13 @@ class Attempt:
     @classmethod
     def parse(cls, text: str) -> Attempt:
         """Parse rationale lines. Lines that do not start a step continue the previous one.
-        Raises FormatError when text precedes the first step, or the last step is not the
-        final response."""
+        Raises FormatError when text precedes the first step, the last step is not the final
+        response, a step label repeats, or a line starts a feedback or an updated answer (the
+        attempt would not survive a trajectory's render and parse)."""
         steps: list[list[str]] = []
         for line in text.split("\n"):
+            if line.startswith((FEEDBACK_PREFIX, "Updated Answer:")):
+                raise FormatError(f"attempt has a {line.split(':')[0]!r} line inside it")
             m = _STEP_RE.match(line)
             if m and (line.startswith(f"({m.group(1)}) ") or line == f"({m.group(1)})"):
                 steps.append([m.group(1), m.group(2)])
@@ -110,6 +113,8 @@ class Attempt:
         labels = [s[0] for s in steps]
         if labels.count(FINAL) != 1:
             raise FormatError("attempt has more than one (Final response) step")
+        if len(set(labels)) != len(labels):
+            raise FormatError("attempt repeats a step label")
         return cls(tuple(Step(label, t) for label, t in steps))
 
     @property

@@ -51,7 +51,15 @@ def test_attempt_round_trips_with_substeps_and_continuation_lines():
 
 @pytest.mark.parametrize(
     "text",
-    ["", "So the answer is 3.", "(1) a\n(2) b", "(1) a\n(Final response) x\n(Final response) y"],
+    [
+        "",
+        "So the answer is 3.",
+        "(1) a\n(2) b",
+        "(1) a\n(Final response) x\n(Final response) y",
+        "(1) a\n(1) b\n(Final response) x",
+        "(1) a\nUpdated Answer: Let's think step by step.\n(Final response) x",
+        "(1) a\n(Final response) x\nFeedback: Step (1) is correct.",
+    ],
 )
 def test_attempt_parse_rejects_malformed(text):
     with pytest.raises(FormatError):
@@ -131,3 +139,19 @@ def test_says_correct_reads_the_stop_phrase_that_feedback_renders():
     att = Attempt.parse(ATTEMPT)
     assert says_correct(Feedback.ok(att).render())
     assert not says_correct(Feedback.error(att, "2", "8", "no").render())
+
+
+def test_a_rollout_with_an_update_but_no_feedback_is_dropped_not_a_crash_later():
+    """Found by a run (dates, SFT mixed with expert demonstrations): the model wrote an
+    "Updated Answer:" without a feedback before it, the split kept the marker inside the first
+    attempt, that attempt parsed, and the trajectory built on it failed to parse back in the
+    next stage. Now such an attempt is malformed, and editing drops it."""
+    rollout = (
+        "(1) Today is 04/12/1991.\n(2) 10 days before 04/12/1991 is 04/today.\n"
+        "Updated Answer: Let's think step by step.\n(1) Today is 04/12/1991.\n"
+        "(Final response) So the answer is 04/09/1991.\n"
+        "Feedback: Step (1) is correct. The final response is also correct."
+    )
+    attempts, _ = split_continuation(rollout, trim=True)
+    with pytest.raises(FormatError):
+        Attempt.parse(attempts[0])
