@@ -93,8 +93,9 @@ class Attempt:
     def parse(cls, text: str) -> Attempt:
         """Parse rationale lines. Lines that do not start a step continue the previous one.
         Raises FormatError when text precedes the first step, the last step is not the final
-        response, a step label repeats, or a line starts a feedback or an updated answer (the
-        attempt would not survive a trajectory's render and parse)."""
+        response, or a line starts a feedback or an updated answer (the attempt would not
+        survive a trajectory's render and parse). A repeated or skipped step label parses: the
+        checkers name it in their feedback."""
         steps: list[list[str]] = []
         for line in text.split("\n"):
             if line.startswith((FEEDBACK_PREFIX, "Updated Answer:")):
@@ -113,8 +114,6 @@ class Attempt:
         labels = [s[0] for s in steps]
         if labels.count(FINAL) != 1:
             raise FormatError("attempt has more than one (Final response) step")
-        if len(set(labels)) != len(labels):
-            raise FormatError("attempt repeats a step label")
         return cls(tuple(Step(label, t) for label, t in steps))
 
     @property

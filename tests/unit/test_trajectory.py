@@ -56,7 +56,6 @@ def test_attempt_round_trips_with_substeps_and_continuation_lines():
         "So the answer is 3.",
         "(1) a\n(2) b",
         "(1) a\n(Final response) x\n(Final response) y",
-        "(1) a\n(1) b\n(Final response) x",
         "(1) a\nUpdated Answer: Let's think step by step.\n(Final response) x",
         "(1) a\n(Final response) x\nFeedback: Step (1) is correct.",
     ],
