@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 from pathlib import Path
 
 import torch
@@ -23,7 +24,7 @@ from tripost.config import load_config
 from tripost.loop import load_checkpoint, prompt_format
 from tripost.rundir import RunDir
 from tripost.tasks import get_task
-from tripost.training import Sample, encode_sample
+from tripost.training import Sample, collate, encode_sample, weighted_sft_loss
 from tripost.trajectory import Attempt, Feedback, FormatError, Trajectory, split_continuation
 
 
@@ -45,12 +46,11 @@ def says_correct_logprob(policy, fmt, question: str, attempt: Attempt, instructi
     ).segments()
     sample = Sample(((fmt.prompt(question, instruction), 0.0), (first, 0.0), (rest, 1.0)), eos=False)
     bos = policy.bos_ids() if fmt.add_bos else []
-    ids, weights = encode_sample(sample, policy.tokenizer, 10**6, bos)
-    x = torch.tensor([ids], device=policy.device)
-    logp = torch.log_softmax(policy.model(input_ids=x).logits[0, :-1].float(), dim=-1)
-    tok = logp.gather(1, x[0, 1:, None])[:, 0]
-    mask = torch.tensor(weights[1:], device=policy.device) > 0
-    return float(tok[mask].sum())
+    encoded = encode_sample(sample, policy.tokenizer, 10**6, bos)
+    inputs, attn, labels, weights = (t.to(policy.device) for t in collate([encoded], 0))
+    logits = policy.model(input_ids=inputs, attention_mask=attn).logits
+    # the training loss with weight 1 on the feedback and a divisor of 1: minus its log-prob
+    return -float(weighted_sft_loss(logits, labels, weights, 1.0))
 
 
 def main() -> None:
@@ -90,7 +90,7 @@ def main() -> None:
             s = says_correct_logprob(policy, fmt, r["question"], att, task.instruction)
             (right if r["first_correct"] else wrong).append((len(att.steps), s))
         flags = sum(r["flagged"] for r in rows)
-        med = lambda v: sorted(x for _, x in v)[len(v) // 2] if v else float("nan")  # noqa: E731
+        med = lambda v: statistics.median(x for _, x in v) if v else float("nan")  # noqa: E731
         print(
             f"| {name} | {len(wrong)} / {len(right)} | {unparsed} | "
             f"{auc(wrong, right, True):.2f} | {auc(wrong, right, False):.2f} | "

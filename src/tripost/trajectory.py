@@ -98,7 +98,7 @@ class Attempt:
         checkers name it in their feedback."""
         steps: list[list[str]] = []
         for line in text.split("\n"):
-            if line.startswith((FEEDBACK_PREFIX, "Updated Answer:")):
+            if line.startswith((FEEDBACK_PREFIX, UPDATE_PREFIX)):
                 raise FormatError(f"attempt has a {line.split(':')[0]!r} line inside it")
             m = _STEP_RE.match(line)
             if m and (line.startswith(f"({m.group(1)}) ") or line == f"({m.group(1)})"):

@@ -52,8 +52,9 @@ def test_script_scores_a_finished_run(tmp_path, monkeypatch, capsys) -> None:
 
     # the score is the log-probability of the feedback tokens, as one forward pass of the
     # whole text reads them
-    policy = load_checkpoint(RunDir(tmp_path), "sft", load_config(tmp_path / "config.yaml", {}))
-    fmt = prompt_format(load_config(tmp_path / "config.yaml", {}), policy)
+    cfg = load_config(tmp_path / "config.yaml", {})
+    policy = load_checkpoint(RunDir(tmp_path), "sft", cfg)
+    fmt = prompt_format(cfg, policy)
     att = Attempt.parse("(1) 1 + 2 = 3.\n(2) 3 + 3 = 6.\n(Final response) So the answer is 6.")
     score = mod.says_correct_logprob(policy, fmt, "Add 1, 2 and 3.", att, "")
     tok = policy.tokenizer
