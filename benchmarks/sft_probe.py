@@ -151,12 +151,13 @@ def main() -> None:
     ap.add_argument("--eval-n", type=int, default=100)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--copy-check", action="store_true", help="only the 12-digit copy check")
-    ap.add_argument("--style", default="paper", choices=["paper", "compact", "ops"])
+    ap.add_argument("--style", default="paper", choices=["paper", "compact", "ops", "split"])
     ap.add_argument("--hidden", type=int, default=128)
     ap.add_argument("--tokenizer", default="char", choices=["char", "word", "number"])
     ap.add_argument("--layers", type=int, default=4)
     ap.add_argument("--max-new-tokens", type=int, default=700)
     ap.add_argument("--save", help="save the trained model here")
+    ap.add_argument("--length-groups", type=int, default=0, help="TrainConfig.length_groups")
     ap.add_argument("--fourier", action="store_true", help="number embeddings from their values")
     ap.add_argument(
         "--drills", type=float, default=0.0, help="share of SFT samples that are drills"
@@ -197,6 +198,7 @@ def main() -> None:
         lr=args.lr,
         bf16=not args.fp32,
         log_every=50,
+        length_groups=args.length_groups,
     )
     stats = train_policy(policy, samples, cfg)
     eval_rng = random.Random(99)
@@ -211,7 +213,7 @@ def main() -> None:
     print(
         f"[{speed}; after: {describe(host_speed())}] "
         f"{args.style} style, {args.tokenizer} tokens ({args.number_init} numbers), d={args.hidden} x {args.layers} layers, "
-        f"steps {args.steps} x batch {args.batch}, lr {args.lr}, {'fp32' if args.fp32 else 'bf16'}: "
+        f"steps {args.steps} x batch {args.batch}, length groups {args.length_groups}, lr {args.lr}, {'fp32' if args.fp32 else 'bf16'}: "
         f"{stats['tokens']} tokens in {stats['seconds']:.0f}s, final loss {stats['final_loss']:.3f}, "
         f"seen accuracy {acc:.1%}, NLL digits {nll['digit']:.2f} other {nll['other']:.2f}"
     )

@@ -12,11 +12,13 @@ from tripost.tasks import get_task
 from tripost.tasks.arithmetic import SEEN_BUCKETS, UNSEEN_BUCKETS, MultistepArithmetic
 from tripost.tasks.arithmetic.model import (
     ExprError,
+    Node,
     chain_error,
     evaluate,
     parse_expr,
     reductions,
     render,
+    split_op,
 )
 from tripost.tasks.base import check_text
 from tripost.trajectory import FINAL, Attempt, Feedback, Problem, Step, Trajectory
@@ -534,3 +536,73 @@ def test_ops_injected_errors_are_found_and_fixed_in_ops_style():
         new = OPS.improve(p, bad, fb)
         k = bad.index(label)
         assert new.steps[:k] == bad.steps[:k] and OPS.check(p, new).correct
+
+
+# --- the split style ----------------------------------------------------------------------------
+
+SPLIT = MultistepArithmetic(style="split")
+
+
+def test_split_style_writes_multi_digit_operations_on_tens_and_units():
+    p = SPLIT.problem_from_text(OPS_Q, None)
+    assert SPLIT.solve(p).render() == (
+        "(1) (A + B)\n"
+        "(2) A = (-9 - 8 * -9): 8 * -9 = -72, -9 - -72 = 70 + -9 - -2 = 70 + -7 = 63.\n"
+        "(3) B = (4 + -9 - 7): 4 + -9 = -5, -5 - 7 = -12.\n"
+        "(4) (A + B) = (63 + -12): 63 + -12 = 60 + -10 + 3 + -2 = 50 + 1 = 51.\n"
+        "(Final response) So the answer is 51."
+    )
+
+
+def test_every_link_of_a_split_operation_keeps_its_value():
+    for op in "+-*":
+        for a in range(-130, 131, 7):
+            for b in range(-99, 100, 3):
+                parts = split_op(a, op, b).split(" = ")
+                assert parts[0] == f"{a} {op} {b}" and int(parts[-1]) == evaluate(Node(op, a, b))
+                assert {evaluate(parse_expr(x)) for x in parts} == {int(parts[-1])}
+                if max(abs(a), abs(b)) < 10 or 0 in (a, b):
+                    assert len(parts) == 2  # nothing to split
+                elif op != "*" and a % 10 and b % 10:
+                    assert len(parts) == 4  # spread, tens + units, result
+
+
+@pytest.mark.parametrize(
+    "old, new, reason",
+    [
+        ("70 + -9 - -2 = 70 + -7", "70 + -9 - -2 = 70 + -8", "70 + -9 - -2 is not equal to 70 + -8"),
+        ("= 70 + -7 = 63", "= 70 + -7 = 64", "70 + -7 is not equal to 64"),
+        ("-9 - -72 = 70 + -9 - -2", "-9 - -72 = 70 + -9 - 2", "-9 - -72 is not equal to 70 + -9 - 2"),
+        ("= 70 + -7 = 63.", "= 70 + -7.", "the calculation of -9 - -72 is not finished"),
+    ],
+)
+def test_split_feedback_names_the_wrong_link(old, new, reason):
+    p = SPLIT.problem_from_text(OPS_Q, None)
+    text = SPLIT.solve(p).render()
+    assert old in text
+    fb = check_text(SPLIT, p, text.replace(old, new, 1))
+    assert (fb.correct, fb.error_step) == (False, "2") and reason in fb.reason
+    assert fb.segment in text.replace(old, new, 1)
+
+
+def test_the_ops_checker_accepts_the_split_style_and_the_split_checker_the_ops_style():
+    # one checker judges both: an operation may or may not reach its result through a chain
+    rng = random.Random(4)
+    for _ in range(50):
+        p = SPLIT.generate(rng, "seen")
+        assert OPS.check(p, SPLIT.solve(p)).correct and SPLIT.check(p, OPS.solve(p)).correct
+
+
+def test_split_injected_errors_are_found_and_fixed():
+    rng = random.Random(3)
+    for i in range(300):
+        p = SPLIT.generate(rng, "seen" if i % 2 else "unseen")
+        gold = SPLIT.solve(p)
+        kind = ("chain", "substitution", "decomposition", "answer")[i % 4]
+        bad, label = SPLIT.inject_error(p, gold, rng, kind)
+        fb = SPLIT.check(p, Attempt.parse(bad.render()))
+        assert fb.error_step == label and fb.segment in bad.steps[bad.index(label)].text
+        new = SPLIT.improve(p, bad, fb)
+        k = bad.index(label)
+        assert new.steps[:k] == bad.steps[:k] and SPLIT.check(p, new).correct
+        assert new.steps[k:] == gold.steps[k:]

@@ -1,9 +1,12 @@
+import random
+
 import torch
 
 from tripost.policy.model import TinyModelConfig, build_char_tokenizer, build_tiny_policy
 from tripost.training import (
     Sample,
     TrainConfig,
+    batch_order,
     chunked_weighted_sft_loss,
     collate,
     encode_sample,
@@ -98,3 +101,24 @@ def test_chunked_loss_of_a_micro_batch_without_supervised_tokens_is_zero_with_gr
     g_hidden, g_head = torch.autograd.grad(loss, [hidden, head.weight])
     assert loss.item() == 0.0
     assert not g_hidden.any() and not g_head.any()
+
+
+def test_length_groups_keep_every_sample_once_per_epoch_and_cut_the_padding():
+    rng = random.Random(0)
+    lengths = [rng.randint(50, 400) for _ in range(1000)]
+    plain_cfg = TrainConfig(batch_size=8, length_groups=0)
+    grouped_cfg = TrainConfig(batch_size=8, length_groups=16)
+    plain = batch_order(random.Random(1), lengths, plain_cfg)
+    grouped = batch_order(random.Random(1), lengths, grouped_cfg)
+    assert sorted(plain) == sorted(grouped) == list(range(1000))
+
+    def padded(order):
+        return sum(8 * max(lengths[i] for i in order[k : k + 8]) for k in range(0, 1000, 8))
+
+    assert padded(grouped) < 0.85 * padded(plain)
+    # the batches of a run come in random order, not from shortest to longest
+    firsts = [max(lengths[i] for i in grouped[k : k + 8]) for k in range(0, 128, 8)]
+    assert firsts != sorted(firsts)
+    # 0 and 1 are the plain shuffle
+    one = TrainConfig(batch_size=8, length_groups=1)
+    assert batch_order(random.Random(1), lengths, one) == plain

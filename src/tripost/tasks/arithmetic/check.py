@@ -205,32 +205,40 @@ _OPS_CALC_RE = re.compile(
 _OPS_FINAL_RE = re.compile(
     r"^(?P<pat>\([^=:]*\)) = (?P<sub>[^=:]+): (?P<ops>.+?)(?P<period>\.?)\s*$"
 )
-_OP_RE = re.compile(r"^(-?\d+) ([-+*]) (-?\d+) = (-?\d+)$")
+_OP_HEAD_RE = re.compile(r"^(-?\d+) ([-+*]) (-?\d+)$")
+_INT_RE = re.compile(r"^-?\d+$")
 
 
 def _check_ops(
     attempt: Attempt, step: Step, tree: Tree, ops_text: str, name: str
 ) -> Feedback | None:
     """The operations of an ``ops``-style calculation of ``tree``: each must be the next one
-    of the reduction order (products first, then left to right), with its right result."""
+    of the reduction order (products first, then left to right), with its right result. An
+    operation may reach its result through a chain (the ``split`` style's ``56 + 8 = 50 + 6 +
+    8 = 50 + 14 = 64``), judged link by link by value."""
     order, ops = ops_order(tree), ops_text.split(", ")
     for i, op_text in enumerate(ops):
-        m = _OP_RE.match(op_text)
+        parts = op_text.split(" = ")
+        m = _OP_HEAD_RE.match(parts[0])
         if i >= len(order):
             reason = f"{name} was already calculated: there is no operation left"
             return Feedback.error(attempt, step.label, op_text, reason)
         node = subtree(tree, order[i])
-        if m is None:
+        if m is None or len(parts) < 2 or (len(parts) == 2 and not _INT_RE.match(parts[1])):
             reason = "it does not follow the format: <number> <operator> <number> = <result>"
             return Feedback.error(attempt, step.label, op_text, reason)
-        a, op, b, c = int(m[1]), m[2], int(m[3]), int(m[4])
+        a, op, b = int(m[1]), m[2], int(m[3])
         if (a, op, b) != (node.left, node.op, node.right):
             reason = f"the next operation of {render_flat(tree)} is {render_flat(node)}"
             return Feedback.error(attempt, step.label, op_text, reason)
         value = evaluate(node)
-        if c != value:
+        if len(parts) == 2 and int(parts[1]) != value:
             reason = f"{render_flat(node)} is {value}"
             return Feedback.error(attempt, step.label, op_text, reason)
+        fault = chain_error(parts, name=render_flat(node))
+        if fault is not None:
+            j, k, reason = fault
+            return Feedback.error(attempt, step.label, " = ".join(parts[j : k + 1]), reason)
         tree = reduce_step(tree, order[i])
     if len(ops) < len(order):
         reason = f"the calculation of {name} is not finished"
@@ -287,7 +295,7 @@ def _check_ops_final(plan: Plan, attempt: Attempt, step: Step) -> Feedback | Non
 def first_error(plan: Plan, attempt: Attempt, style: str = "paper") -> Feedback | None:
     """The first wrong step of a rationale in the paper's style, the ``compact`` one or the
     ``ops`` one."""
-    compact, ops = style == "compact", style == "ops"
+    compact, ops = style == "compact", style in ("ops", "split")
     n = len(plan.groups)
     numbered = [s for s in attempt.steps if s.label != FINAL]
     finals = [s for s in attempt.steps if s.label == FINAL]

@@ -439,14 +439,71 @@ def render_attempt(
     return Attempt(tuple(steps))
 
 
-def op_exprs(start: Tree, trees: list[Tree]) -> list[str]:
+def _tens_units(x: int) -> tuple[int, int]:
+    """``-127`` -> ``(-120, -7)``: the number without its units digit, and that digit (signed)."""
+    units = abs(x) % 10 * (1 if x >= 0 else -1)
+    return x - units, units
+
+
+def split_op(a: int, op: str, b: int, result: int | None = None) -> str:
+    """One operation in the ``split`` style: an operation on a multi-digit number is written
+    as a chain of operations on its tens and units, so that every link is a one-digit fact or
+    a round number plus a small one (``result``, the true value by default, ends the chain)::
+
+        >>> split_op(56, "+", 8), split_op(4, "-", 38), split_op(27, "-", 38)
+        ('56 + 8 = 50 + 6 + 8 = 50 + 14 = 64', '4 - 38 = -30 + 4 - 8 = -30 + -4 = -34', '27 - 38 = 20 - 30 + 7 - 8 = -10 + -1 = -11')
+        >>> split_op(7, "*", 38), split_op(7, "*", 3), split_op(30, "+", 5)
+        ('7 * 38 = 7 * 30 + 7 * 8 = 210 + 56 = 266', '7 * 3 = 21', '30 + 5 = 35')
+
+    Each expression of the chain has the operation's value when read with ``*`` first and
+    left to right, so the checker judges it link by link like any other chain."""
+    value = evaluate(Node(op, a, b))
+    result = value if result is None else result
+    head, tail = f"{a} {op} {b}", str(result)
+    if a == 0 or b == 0:
+        return f"{head} = {tail}"
+    (ta, ua), (tb, ub) = _tens_units(a), _tens_units(b)
+    if op == "*":
+        if abs(b) >= 10 and ub != 0:  # distribute over the right operand's tens and units
+            parts = (f"{a} * {tb} + {a} * {ub}", a * tb, a * ub)
+        elif abs(a) >= 10 and ua != 0 and abs(b) < 10:
+            parts = (f"{ta} * {b} + {ua} * {b}", ta * b, ua * b)
+        else:
+            return f"{head} = {tail}"
+        return f"{head} = {parts[0]} = {parts[1]} + {parts[2]} = {tail}"
+    if abs(a) < 10 and abs(b) < 10 or (ua == 0 and ub == 0):
+        return f"{head} = {tail}"
+    if abs(b) < 10:  # 56 + 8 = 50 + 6 + 8
+        if ua == 0:
+            return f"{head} = {tail}"
+        tens, spread = ta, f"{ta} + {ua} {op} {b}"
+        units = evaluate(Node(op, ua, b))
+    elif abs(a) < 10:  # 4 - 38 = -30 + 4 - 8
+        if ub == 0:
+            return f"{head} = {tail}"
+        tens = tb if op == "+" else -tb
+        spread, units = f"{tens} + {a} {op} {ub}", evaluate(Node(op, a, ub))
+    else:  # 27 - 38 = 20 - 30 + 7 - 8
+        tens, units = evaluate(Node(op, ta, tb)), evaluate(Node(op, ua, ub))
+        spread = f"{ta} {op} {tb} + {ua} {op} {ub}"
+    return f"{head} = {spread} = {tens} + {units} = {tail}"
+
+
+def op_exprs(start: Tree, trees: list[Tree], split: bool = False) -> list[str]:
     """The ``ops`` style of a chain: one ``a op b = c`` per reduction of ``start`` (``trees``
-    are the trees after each reduction), e.g. ``["7 * 3 = 21", "21 * -9 = -189"]``."""
+    are the trees after each reduction), e.g. ``["7 * 3 = 21", "21 * -9 = -189"]``; with
+    ``split``, an operation on a multi-digit number as a chain (:func:`split_op`)."""
     out, before = [], start
     for path, after in zip(reduction_order(start), trees, strict=True):
         node = subtree(before, path)
         if isinstance(node, Node):  # not a twin reduced with an earlier copy of itself
-            out.append(f"{node.left} {node.op} {node.right} = {subtree(after, path)}")
+            result = subtree(after, path)
+            assert isinstance(node.left, int) and isinstance(node.right, int)
+            assert isinstance(result, int)
+            if split:
+                out.append(split_op(node.left, node.op, node.right, result))
+            else:
+                out.append(f"{node.left} {node.op} {node.right} = {result}")
         before = after
     return out
 
@@ -489,13 +546,13 @@ def render_ops_attempt(
     return Attempt(tuple(steps))
 
 
-def solve_ops(plan: Plan) -> Attempt:
+def solve_ops(plan: Plan, split: bool = False) -> Attempt:
     calc = []
     for g in plan.groups:
         full = parse_expr(g.text)
-        calc.append(op_exprs(full, reductions(full)))
+        calc.append(op_exprs(full, reductions(full), split))
     sub = substitute(plan.pattern, plan.values)
-    return render_ops_attempt(plan, calc, op_exprs(sub, reductions(sub)), plan.answer)
+    return render_ops_attempt(plan, calc, op_exprs(sub, reductions(sub), split), plan.answer)
 
 
 def solve_plan(plan: Plan, compact: bool = False) -> Attempt:

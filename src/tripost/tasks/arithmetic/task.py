@@ -57,7 +57,7 @@ from tripost.trajectory import FINAL, Attempt, Feedback, Problem
 
 log = logging.getLogger(__name__)
 
-STYLES = ("paper", "compact", "ops")
+STYLES = ("paper", "compact", "ops", "split")
 SEEN_BUCKETS = ["l3_d2", "l3_d22", "l4_d2", "l4_d22"]
 UNSEEN_BUCKETS = ["l3_d222", "l4_d222", "l5_d2", "l5_d22", "l6_d2", "l6_d22"]
 
@@ -128,7 +128,9 @@ class MultistepArithmetic:
         plan = plan_of(problem.question)
         if plan is None:
             return None
-        return solve_ops(plan) if self.style == "ops" else solve_plan(plan, self.compact)
+        if self.style in ("ops", "split"):
+            return solve_ops(plan, self.style == "split")
+        return solve_plan(plan, self.compact)
 
     def extract_answer(self, attempt: Attempt, problem: Problem | None = None) -> str | None:
         """``"So the answer is -7."`` -> ``"-7"`` (``"+07"`` would give ``"7"``); None if absent."""
@@ -172,10 +174,13 @@ class MultistepArithmetic:
         if plan is None:
             return None
         kind, c = kind or rng.choice(INJECTIONS), self.compact
-        if self.style == "ops" and kind in ("chain", "substitution", "decomposition"):
-            return inject_ops(plan, kind, rng) or inject_answer(plan, solve_ops(plan), rng)
-        if self.style == "ops" and kind == "answer":
-            return inject_answer(plan, solve_ops(plan), rng)
+        if self.style in ("ops", "split"):
+            split = self.style == "split"
+            if kind in ("chain", "substitution", "decomposition"):
+                injected = inject_ops(plan, kind, rng, split)
+                return injected or inject_answer(plan, solve_ops(plan, split), rng)
+            if kind == "answer":
+                return inject_answer(plan, solve_ops(plan, split), rng)
         if kind == "chain":
             return inject_chain(plan, rng, c) or inject_answer(plan, solve_plan(plan, c), rng)
         if kind == "substitution":
