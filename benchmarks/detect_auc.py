@@ -44,7 +44,9 @@ def says_correct_logprob(policy, fmt, question: str, attempt: Attempt, instructi
     _, first, rest = Trajectory(
         question, (attempt,), (Feedback.ok(attempt),), instruction
     ).segments()
-    sample = Sample(((fmt.prompt(question, instruction), 0.0), (first, 0.0), (rest, 1.0)), eos=False)
+    sample = Sample(
+        ((fmt.prompt(question, instruction), 0.0), (first, 0.0), (rest, 1.0)), eos=False
+    )
     bos = policy.bos_ids() if fmt.add_bos else []
     encoded = encode_sample(sample, policy.tokenizer, 10**6, bos)
     inputs, attn, labels, weights = (t.to(policy.device) for t in collate([encoded], 0))
@@ -63,10 +65,14 @@ def main() -> None:
     rd = RunDir(args.run)
     stored = [p.stem for p in (args.run / "eval").glob("*.jsonl")]
     order = {"sft": 0, "sft_more": 2}  # sft, the iterations in order, then the controls
-    names = args.models.split(",") if args.models else sorted(
-        stored, key=lambda n: (order.get(n, 1 if n.startswith("iter") else 3), n)
+    names = (
+        args.models.split(",")
+        if args.models
+        else sorted(stored, key=lambda n: (order.get(n, 1 if n.startswith("iter") else 3), n))
     )
-    print(f"`{args.run}`, seen questions; score: log P(the all-correct feedback | own first attempt)")
+    print(
+        f"`{args.run}`, seen questions; score: log P(the all-correct feedback | own first attempt)"
+    )
     print()
     print(
         "| model | attempts scored (wrong / right) | unparsed | AUC, same length "
@@ -74,7 +80,9 @@ def main() -> None:
     )
     print("|---|---|---|---|---|---|---|")
     for name in names:
-        rows = [json.loads(x) for x in (args.run / "eval" / f"{name}.jsonl").read_text().splitlines()]
+        rows = [
+            json.loads(x) for x in (args.run / "eval" / f"{name}.jsonl").read_text().splitlines()
+        ]
         rows = [r for r in rows if r["seen"]]
         policy = load_checkpoint(rd, name, cfg)
         policy.model.eval()

@@ -30,7 +30,9 @@ def padded_per_step(lengths: list[int], cfg: TrainConfig, steps: int) -> float:
     order, rng = [], random.Random(1)
     while len(order) < steps * cfg.batch_size:
         order += batch_order(rng, lengths, cfg)
-    batches = [order[k : k + cfg.batch_size] for k in range(0, steps * cfg.batch_size, cfg.batch_size)]
+    batches = [
+        order[k : k + cfg.batch_size] for k in range(0, steps * cfg.batch_size, cfg.batch_size)
+    ]
     return statistics.mean(len(b) * max(lengths[i] for i in b) for b in batches)
 
 
@@ -58,7 +60,11 @@ def main() -> None:
     for r in range(args.repeats):
         for g in times:
             cfg = TrainConfig(
-                steps=args.steps, batch_size=8, micro_batch_size=8, lr=1e-4, length_groups=g,
+                steps=args.steps,
+                batch_size=8,
+                micro_batch_size=8,
+                lr=1e-4,
+                length_groups=g,
                 log_every=0,
             )
             t0 = time.perf_counter()

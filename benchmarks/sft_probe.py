@@ -157,6 +157,7 @@ def main() -> None:
     ap.add_argument("--layers", type=int, default=4)
     ap.add_argument("--max-new-tokens", type=int, default=700)
     ap.add_argument("--save", help="save the trained model here")
+    ap.add_argument("--seed", type=int, default=0, help="model init and batch order")
     ap.add_argument("--length-groups", type=int, default=0, help="TrainConfig.length_groups")
     ap.add_argument("--fourier", action="store_true", help="number embeddings from their values")
     ap.add_argument(
@@ -184,7 +185,7 @@ def main() -> None:
         tokenizer=args.tokenizer,
         number_init=args.number_init,
     )
-    policy = build_tiny_policy(tiny, texts=[s.text for s in samples])
+    policy = build_tiny_policy(tiny, seed=args.seed, texts=[s.text for s in samples])
     if args.drills:
         samples += drill_samples(task, int(len(samples) * args.drills / (1 - args.drills)))
     if args.fourier:
@@ -200,7 +201,7 @@ def main() -> None:
         log_every=50,
         length_groups=args.length_groups,
     )
-    stats = train_policy(policy, samples, cfg)
+    stats = train_policy(policy, samples, cfg, seed=args.seed)
     eval_rng = random.Random(99)
     evals = [task.generate(eval_rng, "seen") for _ in range(args.eval_n)]
     outcomes = self_improve(policy, task, evals, EvalConfig(max_new_tokens=args.max_new_tokens))
@@ -212,7 +213,7 @@ def main() -> None:
     nll = digit_nll(policy, task)
     print(
         f"[{speed}; after: {describe(host_speed())}] "
-        f"{args.style} style, {args.tokenizer} tokens ({args.number_init} numbers), d={args.hidden} x {args.layers} layers, "
+        f"{args.style} style, seed {args.seed}, {args.tokenizer} tokens ({args.number_init} numbers), d={args.hidden} x {args.layers} layers, "
         f"steps {args.steps} x batch {args.batch}, length groups {args.length_groups}, lr {args.lr}, {'fp32' if args.fp32 else 'bf16'}: "
         f"{stats['tokens']} tokens in {stats['seconds']:.0f}s, final loss {stats['final_loss']:.3f}, "
         f"seen accuracy {acc:.1%}, NLL digits {nll['digit']:.2f} other {nll['other']:.2f}"

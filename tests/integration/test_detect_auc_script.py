@@ -20,7 +20,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _load():
-    spec = importlib.util.spec_from_file_location("detect_auc", ROOT / "benchmarks" / "detect_auc.py")
+    spec = importlib.util.spec_from_file_location(
+        "detect_auc", ROOT / "benchmarks" / "detect_auc.py"
+    )
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod

@@ -570,9 +570,17 @@ def test_every_link_of_a_split_operation_keeps_its_value():
 @pytest.mark.parametrize(
     "old, new, reason",
     [
-        ("70 + -9 - -2 = 70 + -7", "70 + -9 - -2 = 70 + -8", "70 + -9 - -2 is not equal to 70 + -8"),
+        (
+            "70 + -9 - -2 = 70 + -7",
+            "70 + -9 - -2 = 70 + -8",
+            "70 + -9 - -2 is not equal to 70 + -8",
+        ),
         ("= 70 + -7 = 63", "= 70 + -7 = 64", "70 + -7 is not equal to 64"),
-        ("-9 - -72 = 70 + -9 - -2", "-9 - -72 = 70 + -9 - 2", "-9 - -72 is not equal to 70 + -9 - 2"),
+        (
+            "-9 - -72 = 70 + -9 - -2",
+            "-9 - -72 = 70 + -9 - 2",
+            "-9 - -72 is not equal to 70 + -9 - 2",
+        ),
         ("= 70 + -7 = 63.", "= 70 + -7.", "the calculation of -9 - -72 is not finished"),
     ],
 )
