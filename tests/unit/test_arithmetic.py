@@ -483,13 +483,26 @@ OPS = MultistepArithmetic(style="ops")
 OPS_Q = "((-9 - 8 * -9) + (4 + -9 - 7)) ="
 
 
-def test_ops_style_writes_one_operation_per_equation():
-    p = OPS.problem_from_text(OPS_Q, None)
-    assert OPS.solve(p).render() == (
+@pytest.mark.parametrize(
+    "style, a, final",
+    [
+        ("ops", "-9 - -72 = 63", "63 + -12 = 51"),
+        # split: an operation on a multi-digit number on its tens and units
+        (
+            "split",
+            "-9 - -72 = 70 + -9 - -2 = 70 + -7 = 63",
+            "63 + -12 = 60 + -10 + 3 + -2 = 50 + 1 = 51",
+        ),
+    ],
+)
+def test_the_ops_styles_write_one_operation_per_equation(style, a, final):
+    task = MultistepArithmetic(style=style)
+    p = task.problem_from_text(OPS_Q, None)
+    assert task.solve(p).render() == (
         "(1) (A + B)\n"
-        "(2) A = (-9 - 8 * -9): 8 * -9 = -72, -9 - -72 = 63.\n"
+        f"(2) A = (-9 - 8 * -9): 8 * -9 = -72, {a}.\n"
         "(3) B = (4 + -9 - 7): 4 + -9 = -5, -5 - 7 = -12.\n"
-        "(4) (A + B) = (63 + -12): 63 + -12 = 51.\n"
+        f"(4) (A + B) = (63 + -12): {final}.\n"
         "(Final response) So the answer is 51."
     )
 
@@ -524,34 +537,9 @@ def test_ops_feedback_names_the_wrong_operation(old, new, step, reason):
     assert fb.segment in text.replace(old, new, 1)
 
 
-def test_ops_injected_errors_are_found_and_fixed_in_ops_style():
-    rng = random.Random(2)
-    for i in range(300):
-        p = OPS.generate(rng, "seen" if i % 2 else "unseen")
-        gold = OPS.solve(p)
-        kind = ("chain", "substitution", "decomposition", "answer")[i % 4]
-        bad, label = OPS.inject_error(p, gold, rng, kind)
-        fb = OPS.check(p, Attempt.parse(bad.render()))
-        assert fb.error_step == label and fb.segment in bad.steps[bad.index(label)].text
-        new = OPS.improve(p, bad, fb)
-        k = bad.index(label)
-        assert new.steps[:k] == bad.steps[:k] and OPS.check(p, new).correct
-
-
 # --- the split style ----------------------------------------------------------------------------
 
 SPLIT = MultistepArithmetic(style="split")
-
-
-def test_split_style_writes_multi_digit_operations_on_tens_and_units():
-    p = SPLIT.problem_from_text(OPS_Q, None)
-    assert SPLIT.solve(p).render() == (
-        "(1) (A + B)\n"
-        "(2) A = (-9 - 8 * -9): 8 * -9 = -72, -9 - -72 = 70 + -9 - -2 = 70 + -7 = 63.\n"
-        "(3) B = (4 + -9 - 7): 4 + -9 = -5, -5 - 7 = -12.\n"
-        "(4) (A + B) = (63 + -12): 63 + -12 = 60 + -10 + 3 + -2 = 50 + 1 = 51.\n"
-        "(Final response) So the answer is 51."
-    )
 
 
 def test_every_link_of_a_split_operation_keeps_its_value():
@@ -601,16 +589,18 @@ def test_the_ops_checker_accepts_the_split_style_and_the_split_checker_the_ops_s
         assert OPS.check(p, SPLIT.solve(p)).correct and SPLIT.check(p, OPS.solve(p)).correct
 
 
-def test_split_injected_errors_are_found_and_fixed():
-    rng = random.Random(3)
+@pytest.mark.parametrize("style", ["ops", "split"])
+def test_injected_errors_are_found_and_fixed_in_the_ops_styles(style):
+    task = MultistepArithmetic(style=style)
+    rng = random.Random(2)
     for i in range(300):
-        p = SPLIT.generate(rng, "seen" if i % 2 else "unseen")
-        gold = SPLIT.solve(p)
+        p = task.generate(rng, "seen" if i % 2 else "unseen")
+        gold = task.solve(p)
         kind = ("chain", "substitution", "decomposition", "answer")[i % 4]
-        bad, label = SPLIT.inject_error(p, gold, rng, kind)
-        fb = SPLIT.check(p, Attempt.parse(bad.render()))
+        bad, label = task.inject_error(p, gold, rng, kind)
+        fb = task.check(p, Attempt.parse(bad.render()))
         assert fb.error_step == label and fb.segment in bad.steps[bad.index(label)].text
-        new = SPLIT.improve(p, bad, fb)
+        new = task.improve(p, bad, fb)
         k = bad.index(label)
-        assert new.steps[:k] == bad.steps[:k] and SPLIT.check(p, new).correct
+        assert new.steps[:k] == bad.steps[:k] and task.check(p, new).correct
         assert new.steps[k:] == gold.steps[k:]
