@@ -58,7 +58,7 @@ def main() -> None:
     lengths = [len(encode_sample(s, policy.tokenizer, 2048, [])[0]) for s in samples]
     times: dict[int, list[float]] = {0: [], args.groups: []}
     for r in range(args.repeats):
-        for g in times:
+        for g in list(times)[:: 1 if r % 2 == 0 else -1]:  # which goes first alternates
             cfg = TrainConfig(
                 steps=args.steps,
                 batch_size=8,

@@ -20,6 +20,7 @@ import logging
 import math
 import random
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -58,6 +59,7 @@ class TrainConfig(BaseModel):
     )
     length_groups: int = Field(
         0,
+        ge=0,
         description="batches of similar length: each run of this many batches of the shuffled "
         "samples is sorted by length, cut into batches, and the batches shuffled (less padding, "
         "faster steps; 0 or 1 = plain shuffled batches)",
@@ -159,20 +161,24 @@ def encode_sample(
     return ids[:max_length], weights[:max_length]
 
 
-def batch_order(rng: random.Random, lengths: list[int], cfg: TrainConfig) -> list[int]:
-    """One epoch of sample indices in shuffled order; with ``cfg.length_groups`` = G > 1, each
-    run of G batches is regrouped so that a batch holds samples of similar length (the batches
-    of a run in random order): every sample still comes once per epoch."""
-    order = rng.sample(range(len(lengths)), len(lengths))
+def batch_order(
+    rng: random.Random, lengths: list[int], cfg: TrainConfig, head: Sequence[int] = ()
+) -> list[int]:
+    """``head`` (the samples not yet taken) followed by one epoch of sample indices in
+    shuffled order. With ``cfg.length_groups`` = G > 1, each run of G batches is regrouped so
+    that a batch holds samples of similar length (the full batches of a run in random order, a
+    short last one at the end, so that the next epoch starts on a batch boundary)."""
+    order = list(head) + rng.sample(range(len(lengths)), len(lengths))
     size = cfg.length_groups * cfg.batch_size
-    if cfg.length_groups <= 1 or len(order) <= cfg.batch_size:
+    if cfg.length_groups <= 1:
         return order
     out: list[int] = []
     for start in range(0, len(order), size):
         run = sorted(order[start : start + size], key=lambda i: lengths[i])
         batches = [run[k : k + cfg.batch_size] for k in range(0, len(run), cfg.batch_size)]
+        short = batches.pop() if len(batches[-1]) < cfg.batch_size else []
         rng.shuffle(batches)
-        out += [i for b in batches for i in b]
+        out += [i for b in batches for i in b] + short
     return out
 
 
@@ -246,11 +252,12 @@ def train_policy(
     total = cfg.steps or max(1, math.ceil(cfg.epochs * len(encoded) / cfg.batch_size))
     rng = random.Random(seed)
     order: list[int] = []
+    lengths = [len(ids) for ids, _ in encoded]
     t0, tokens, losses = time.time(), 0, []
     bar = progress(total, unit="step")
     for step in range(total):
         while len(order) < cfg.batch_size:  # epochs of shuffled samples
-            order += batch_order(rng, [len(e[0]) for e in encoded], cfg)
+            order = batch_order(rng, lengths, cfg, order)
         batch = order[: cfg.batch_size]
         del order[: cfg.batch_size]
         rank = accelerator.process_index

@@ -1,4 +1,5 @@
 import random
+from collections import Counter
 
 import torch
 
@@ -105,20 +106,33 @@ def test_chunked_loss_of_a_micro_batch_without_supervised_tokens_is_zero_with_gr
 
 def test_length_groups_keep_every_sample_once_per_epoch_and_cut_the_padding():
     rng = random.Random(0)
-    lengths = [rng.randint(50, 400) for _ in range(1000)]
-    plain_cfg = TrainConfig(batch_size=8, length_groups=0)
-    grouped_cfg = TrainConfig(batch_size=8, length_groups=16)
-    plain = batch_order(random.Random(1), lengths, plain_cfg)
-    grouped = batch_order(random.Random(1), lengths, grouped_cfg)
-    assert sorted(plain) == sorted(grouped) == list(range(1000))
+    lengths = [rng.randint(50, 400) for _ in range(1001)]  # not a multiple of the batch
 
-    def padded(order):
-        return sum(8 * max(lengths[i] for i in order[k : k + 8]) for k in range(0, 1000, 8))
+    def epochs(cfg, n=3):
+        """n epochs taken batch by batch as train_policy takes them (leftover carried)."""
+        order, taken, r = [], [], random.Random(1)
+        while len(taken) < n * 1001 // 8 - 1:
+            if len(order) < 8:
+                order = batch_order(r, lengths, cfg, order)
+            taken.append(order[:8])
+            del order[:8]
+        return taken
 
-    assert padded(grouped) < 0.85 * padded(plain)
+    def padded(batches):
+        return sum(8 * max(lengths[i] for i in b) for b in batches) / len(batches)
+
+    plain = epochs(TrainConfig(batch_size=8, length_groups=0))
+    grouped = epochs(TrainConfig(batch_size=8, length_groups=16))
+    flat = [i for b in grouped for i in b]
+    assert len(set(flat[:1000])) == 1000  # no sample twice in an epoch's full batches
+    assert set(Counter(flat).values()) <= {2, 3}  # each sample once per epoch (3 epochs - 8)
+    # the padding is cut in every epoch, not only the first (the leftover is regrouped)
+    for e in range(3):
+        part = slice(e * 125, (e + 1) * 125)
+        assert padded(grouped[part]) < 0.8 * padded(plain[part])
     # the batches of a run come in random order, not from shortest to longest
-    firsts = [max(lengths[i] for i in grouped[k : k + 8]) for k in range(0, 128, 8)]
-    assert firsts != sorted(firsts)
+    longest = [max(lengths[i] for i in b) for b in grouped[:16]]
+    assert longest != sorted(longest)
     # 0 and 1 are the plain shuffle
-    one = TrainConfig(batch_size=8, length_groups=1)
-    assert batch_order(random.Random(1), lengths, one) == plain
+    one = epochs(TrainConfig(batch_size=8, length_groups=1))
+    assert one == plain

@@ -224,7 +224,7 @@ def _check_ops(
             reason = f"{name} was already calculated: there is no operation left"
             return Feedback.error(attempt, step.label, op_text, reason)
         node = subtree(tree, order[i])
-        if m is None or len(parts) < 2 or (len(parts) == 2 and not _INT_RE.match(parts[1])):
+        if m is None or len(parts) < 2:
             reason = "it does not follow the format: <number> <operator> <number> = <result>"
             return Feedback.error(attempt, step.label, op_text, reason)
         a, op, b = int(m[1]), m[2], int(m[3])
@@ -232,7 +232,7 @@ def _check_ops(
             reason = f"the next operation of {render_flat(tree)} is {render_flat(node)}"
             return Feedback.error(attempt, step.label, op_text, reason)
         value = evaluate(node)
-        if len(parts) == 2 and int(parts[1]) != value:
+        if len(parts) == 2 and _INT_RE.match(parts[1]) and int(parts[1]) != value:
             reason = f"{render_flat(node)} is {value}"
             return Feedback.error(attempt, step.label, op_text, reason)
         fault = chain_error(parts, name=render_flat(node))
@@ -294,7 +294,7 @@ def _check_ops_final(plan: Plan, attempt: Attempt, step: Step) -> Feedback | Non
 
 def first_error(plan: Plan, attempt: Attempt, style: str = "paper") -> Feedback | None:
     """The first wrong step of a rationale in the paper's style, the ``compact`` one or the
-    ``ops`` one."""
+    ``ops`` and ``split`` ones (one checker: an operation may be a chain)."""
     compact, ops = style == "compact", style in ("ops", "split")
     n = len(plan.groups)
     numbered = [s for s in attempt.steps if s.label != FINAL]

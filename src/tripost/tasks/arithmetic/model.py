@@ -447,8 +447,10 @@ def _tens_units(x: int) -> tuple[int, int]:
 
 def split_op(a: int, op: str, b: int, result: int | None = None) -> str:
     """One operation in the ``split`` style: an operation on a multi-digit number is written
-    as a chain of operations on its tens and units, so that every link is a one-digit fact or
-    a round number plus a small one (``result``, the true value by default, ends the chain)::
+    as a chain on its tens and units (``result``, the true value by default, ends the chain).
+    A sum's links are a spread, one-digit facts on the tens and on the units, and a round number
+    plus a small one; a product distributes over the multi-digit operand's tens and units (two
+    multi-digit operands still make multi-digit products, ``63 * -10 + 63 * -2``)::
 
         >>> split_op(56, "+", 8), split_op(4, "-", 38), split_op(27, "-", 38)
         ('56 + 8 = 50 + 6 + 8 = 50 + 14 = 64', '4 - 38 = -30 + 4 - 8 = -30 + -4 = -34', '27 - 38 = 20 - 30 + 7 - 8 = -10 + -1 = -11')
@@ -483,16 +485,21 @@ def split_op(a: int, op: str, b: int, result: int | None = None) -> str:
             return f"{head} = {tail}"
         tens = tb if op == "+" else -tb
         spread, units = f"{tens} + {a} {op} {ub}", evaluate(Node(op, a, ub))
-    else:  # 27 - 38 = 20 - 30 + 7 - 8
+    else:  # 27 - 38 = 20 - 30 + 7 - 8; a zero units digit is left out: 50 - 46 = 50 - 40 - 6
         tens, units = evaluate(Node(op, ta, tb)), evaluate(Node(op, ua, ub))
-        spread = f"{ta} {op} {tb} + {ua} {op} {ub}"
+        if ua == 0:
+            spread = f"{ta} {op} {tb} {op} {ub}"
+        elif ub == 0:
+            spread = f"{ta} {op} {tb} + {ua}"
+        else:
+            spread = f"{ta} {op} {tb} + {ua} {op} {ub}"
     return f"{head} = {spread} = {tens} + {units} = {tail}"
 
 
-def op_exprs(start: Tree, trees: list[Tree], split: bool = False) -> list[str]:
+def op_exprs(start: Tree, trees: list[Tree], tens_units: bool = False) -> list[str]:
     """The ``ops`` style of a chain: one ``a op b = c`` per reduction of ``start`` (``trees``
     are the trees after each reduction), e.g. ``["7 * 3 = 21", "21 * -9 = -189"]``; with
-    ``split``, an operation on a multi-digit number as a chain (:func:`split_op`)."""
+    ``tens_units`` (the ``split`` style), an operation on a multi-digit number as a chain (:func:`split_op`)."""
     out, before = [], start
     for path, after in zip(reduction_order(start), trees, strict=True):
         node = subtree(before, path)
@@ -500,7 +507,7 @@ def op_exprs(start: Tree, trees: list[Tree], split: bool = False) -> list[str]:
             result = subtree(after, path)
             assert isinstance(node.left, int) and isinstance(node.right, int)
             assert isinstance(result, int)
-            if split:
+            if tens_units:
                 out.append(split_op(node.left, node.op, node.right, result))
             else:
                 out.append(f"{node.left} {node.op} {node.right} = {result}")
@@ -546,13 +553,14 @@ def render_ops_attempt(
     return Attempt(tuple(steps))
 
 
-def solve_ops(plan: Plan, split: bool = False) -> Attempt:
+def solve_ops(plan: Plan, tens_units: bool = False) -> Attempt:
     calc = []
     for g in plan.groups:
         full = parse_expr(g.text)
-        calc.append(op_exprs(full, reductions(full), split))
+        calc.append(op_exprs(full, reductions(full), tens_units))
     sub = substitute(plan.pattern, plan.values)
-    return render_ops_attempt(plan, calc, op_exprs(sub, reductions(sub), split), plan.answer)
+    ops = op_exprs(sub, reductions(sub), tens_units)
+    return render_ops_attempt(plan, calc, ops, plan.answer)
 
 
 def solve_plan(plan: Plan, compact: bool = False) -> Attempt:

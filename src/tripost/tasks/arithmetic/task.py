@@ -81,7 +81,9 @@ class MultistepArithmetic:
         self.instruction = instruction or ""
         self.update_style = update_style
         #: ``"paper"``: the official rationale; ``"compact"``: the same steps and chains without
-        #: the sentences around them, for a small model trained from scratch (module docstring)
+        #: the sentences around them, for a small model trained from scratch (module docstring);
+        #: ``"ops"``: one operation per equation; ``"split"``: ``ops`` with an operation on a
+        #: multi-digit number written on its tens and units
         self.style = style
         self.compact = style == "compact"
         self.buckets = SEEN_BUCKETS + UNSEEN_BUCKETS
@@ -175,12 +177,12 @@ class MultistepArithmetic:
             return None
         kind, c = kind or rng.choice(INJECTIONS), self.compact
         if self.style in ("ops", "split"):
-            split = self.style == "split"
+            tens_units = self.style == "split"
             if kind in ("chain", "substitution", "decomposition"):
-                injected = inject_ops(plan, kind, rng, split)
-                return injected or inject_answer(plan, solve_ops(plan, split), rng)
+                injected = inject_ops(plan, kind, rng, tens_units)
+                return injected or inject_answer(plan, solve_ops(plan, tens_units), rng)
             if kind == "answer":
-                return inject_answer(plan, solve_ops(plan, split), rng)
+                return inject_answer(plan, solve_ops(plan, tens_units), rng)
         if kind == "chain":
             return inject_chain(plan, rng, c) or inject_answer(plan, solve_plan(plan, c), rng)
         if kind == "substitution":
