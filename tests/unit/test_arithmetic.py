@@ -519,6 +519,7 @@ def test_ops_style_writes_a_twin_operation_once():
     "old, new, step, reason",
     [
         ("8 * -9 = -72", "8 * -9 = -63", "2", "8 * -9 is -72"),
+        ("-9 - -72 = 63", "-9 - -72 = 70 + -7", "2", "the calculation of -9 - -72 is not finished"),
         ("8 * -9 = -72, ", "", "2", "the next operation of -9 - 8 * -9 is 8 * -9"),
         (", -5 - 7 = -12.", ".", "3", "the calculation of B is not finished"),
         ("(3) B = (4 + -9 - 7)", "(3) B = (4 + 9 - 7)", "3", "B is (4 + -9 - 7) in the question"),
