@@ -169,10 +169,9 @@ def batch_order(
     that a batch holds samples of similar length (the full batches of a run in random order, a
     short last one at the end, so that the next epoch starts on a batch boundary)."""
     order = list(head) + rng.sample(range(len(lengths)), len(lengths))
-    size = cfg.length_groups * cfg.batch_size
     if cfg.length_groups <= 1:
         return order
-    out: list[int] = []
+    size, out = cfg.length_groups * cfg.batch_size, []
     for start in range(0, len(order), size):
         run = sorted(order[start : start + size], key=lambda i: lengths[i])
         batches = [run[k : k + cfg.batch_size] for k in range(0, len(run), cfg.batch_size)]

@@ -473,7 +473,7 @@ def split_op(a: int, op: str, b: int, result: int | None = None) -> str:
         else:
             return f"{head} = {tail}"
         return f"{head} = {parts[0]} = {parts[1]} + {parts[2]} = {tail}"
-    if abs(a) < 10 and abs(b) < 10 or (ua == 0 and ub == 0):
+    if (abs(a) < 10 and abs(b) < 10) or (ua == 0 and ub == 0):
         return f"{head} = {tail}"
     if abs(b) < 10:  # 56 + 8 = 50 + 6 + 8
         if ua == 0:
@@ -504,13 +504,11 @@ def op_exprs(start: Tree, trees: list[Tree], tens_units: bool = False) -> list[s
     for path, after in zip(reduction_order(start), trees, strict=True):
         node = subtree(before, path)
         if isinstance(node, Node):  # not a twin reduced with an earlier copy of itself
-            result = subtree(after, path)
-            assert isinstance(node.left, int) and isinstance(node.right, int)
-            assert isinstance(result, int)
-            if tens_units:
-                out.append(split_op(node.left, node.op, node.right, result))
-            else:
-                out.append(f"{node.left} {node.op} {node.right} = {result}")
+            a, b, result = node.left, node.right, subtree(after, path)
+            assert isinstance(a, int) and isinstance(b, int) and isinstance(result, int)
+            out.append(
+                split_op(a, node.op, b, result) if tens_units else f"{a} {node.op} {b} = {result}"
+            )
         before = after
     return out
 
