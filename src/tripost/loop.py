@@ -83,7 +83,7 @@ def run_tripost(cfg: RunConfig, out: str | Path) -> dict:
 
 
 def record_host_speed(rd: RunDir, cfg: RunConfig) -> None:
-    """Add this invocation's host speed (bf16 matmul GFLOP/s, about a second to measure) to
+    """Add this invocation's host speed (bf16 and float32 matmul GFLOP/s, a few seconds) to
     the manifest, so that the report puts the stage times next to the speed they ran at
     (rank 0's host under ``accelerate launch``)."""
     if not processes.is_main():

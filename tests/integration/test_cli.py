@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from tripost.cli import main
+from tripost.hostspeed import describe
 from tripost.policy.model import TinyModelConfig, build_tiny_policy
 
 BBH = {
@@ -197,7 +198,7 @@ def test_killed_run_resumes_with_the_same_command(tmp_path):
     assert not list(out.rglob("*.tmp"))
     speeds = json.loads(manifest.read_text())["host_speed"]  # one per invocation
     assert len(speeds) == 2 and all(s["bf16_matmul_gflops"] > 0 for s in speeds)
-    assert "GFLOP/s on" in done.stdout
+    assert f"host: {describe(speeds[0])}; {describe(speeds[1])}." in done.stdout
 
 
 def test_version_and_a_help_text_for_every_command_and_option(capsys):

@@ -30,6 +30,7 @@ from transformers import (
 )
 
 from tripost import processes
+from tripost.hostspeed import bf16_pays
 
 log = logging.getLogger(__name__)
 
@@ -368,6 +369,12 @@ def load_policy(
 
         model = get_peft_model(model, lora_config(lora))
     model.to(device)
+    if device.type == "cpu" and dtype == torch.bfloat16 and not bf16_pays("cpu"):
+        log.warning(
+            "model %s runs in bfloat16 on a CPU without fast bf16 matmuls (no AVX512-BF16 / AMX):"
+            " model.dtype: float32 is much faster here",
+            name_or_path,
+        )
     if not trainable:
         model.eval()
     return Policy(model, tok)
