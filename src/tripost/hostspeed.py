@@ -6,7 +6,7 @@ against the host speed measured in the same run.
 
 bf16 autocast is fast only where the hardware computes bf16: CUDA GPUs of compute capability
 8.0 and newer, and CPUs with AVX512-BF16 or AMX. An AVX2 CPU (most laptops, many cloud hosts)
-converts every bf16 matmul in software, about 60 times slower than float32 (measured on an AMD
+converts every bf16 matmul in software, 60-100 times slower than float32 (measured on an AMD
 EPYC with AVX2: 1.3 against 88 GFLOP/s on 2 threads), so ``bf16_pays`` decides, once per
 process, whether ``bf16: true`` is honoured.
 """

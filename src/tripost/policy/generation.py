@@ -52,7 +52,7 @@ class Sampling:
 
 def autocast_context(device: torch.device, bf16: bool):
     """bf16 autocast on CPU or CUDA when asked and the device computes bf16 fast
-    (``hostspeed.bf16_pays``: not on an AVX2 CPU, where it is ~60x slower than float32; said
+    (``hostspeed.bf16_pays``: not on an AVX2 CPU, where a bf16 matmul is 60-100x slower than float32; said
     once in the log); a no-op otherwise."""
     if not bf16:
         return contextlib.nullcontext()
