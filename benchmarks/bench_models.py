@@ -72,3 +72,20 @@ def machine(device: str) -> str:
         f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads "
         f"(torch {torch.__version__})"
     )
+
+
+def arithmetic_demo_setup(n: int, style: str = "ops"):
+    """The arithmetic demo's model (d=256, 4 layers, number tokens, random weights) and the
+    weighted gold samples of ``n`` seen problems in ``style``: ``(policy, samples)``."""
+    from tripost.loop import gold_samples
+    from tripost.training import LossWeights
+
+    task = get_task("multistep_arithmetic", style=style)
+    rng = random.Random(0)
+    problems = [task.generate(rng, "seen") for _ in range(n)]
+    samples = gold_samples(task, problems, LossWeights())
+    texts = [render_prompt(p.question) + task.solve(p).render() for p in problems]
+    tiny = TinyModelConfig(
+        hidden_size=256, num_layers=4, num_heads=8, intermediate_size=688, tokenizer="number"
+    )
+    return build_tiny_policy(tiny, texts=texts), samples

@@ -12,19 +12,15 @@ settings are bf16 and the ratio is ~1.
 from __future__ import annotations
 
 import argparse
-import random
 import statistics
 import time
 
 import torch
+from bench_models import arithmetic_demo_setup
 
 from tripost.hostspeed import bf16_pays, describe, host_speed
-from tripost.loop import gold_samples
 from tripost.policy import generation
-from tripost.policy.model import TinyModelConfig, build_tiny_policy
-from tripost.tasks import get_task
-from tripost.training import LossWeights, TrainConfig, train_policy
-from tripost.trajectory import render_prompt
+from tripost.training import TrainConfig, train_policy
 
 
 def main() -> None:
@@ -35,15 +31,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     print(f"host: {describe(host_speed())}")
-    task = get_task("multistep_arithmetic", style="ops")
-    rng = random.Random(0)
-    problems = [task.generate(rng, "seen") for _ in range(1000)]
-    samples = gold_samples(task, problems, LossWeights())
-    texts = [render_prompt(p.question) + task.solve(p).render() for p in problems]
-    tiny = TinyModelConfig(
-        hidden_size=256, num_layers=4, num_heads=8, intermediate_size=688, tokenizer="number"
-    )
-    policy = build_tiny_policy(tiny, texts=texts)
+    policy, samples = arithmetic_demo_setup(1000)
     cfg = TrainConfig(steps=args.steps, batch_size=8, micro_batch_size=8, lr=1e-4, log_every=0)
     checked = bf16_pays("cpu")
     settings = {"forced bf16 (no check)": lambda _: True, f"checked (bf16: {checked})": bf16_pays}

@@ -16,13 +16,10 @@ import statistics
 import time
 
 import torch
+from bench_models import arithmetic_demo_setup
 
 from tripost.hostspeed import describe, host_speed
-from tripost.loop import gold_samples
-from tripost.policy.model import TinyModelConfig, build_tiny_policy
-from tripost.tasks import get_task
-from tripost.training import LossWeights, TrainConfig, batch_order, encode_sample, train_policy
-from tripost.trajectory import render_prompt
+from tripost.training import TrainConfig, batch_order, encode_sample, train_policy
 
 
 def padded_per_step(lengths: list[int], cfg: TrainConfig, steps: int) -> float:
@@ -46,15 +43,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     print(f"host: {describe(host_speed())}")
-    task = get_task("multistep_arithmetic", style=args.style)
-    rng = random.Random(0)
-    problems = [task.generate(rng, "seen") for _ in range(4000)]
-    samples = gold_samples(task, problems, LossWeights())
-    texts = [render_prompt(p.question) + task.solve(p).render() for p in problems]
-    tiny = TinyModelConfig(
-        hidden_size=256, num_layers=4, num_heads=8, intermediate_size=688, tokenizer="number"
-    )
-    policy = build_tiny_policy(tiny, texts=texts)
+    policy, samples = arithmetic_demo_setup(4000, style=args.style)
     lengths = [len(encode_sample(s, policy.tokenizer, 2048, [])[0]) for s in samples]
     times: dict[int, list[float]] = {0: [], args.groups: []}
     for r in range(args.repeats):
