@@ -43,6 +43,18 @@ def test_loads_in_its_own_dtype_with_bos_eos_and_pad(ckpt):
     assert load_policy(ckpt, "float32").model.dtype == torch.float32
 
 
+def test_bfloat16_weights_on_a_cpu_without_fast_bf16_are_warned_about(ckpt, monkeypatch, caplog):
+    from tripost.policy import model as model_module
+
+    for fast, warned in ((False, 1), (True, 0)):
+        monkeypatch.setattr(model_module, "bf16_pays", lambda device_type, fast=fast: fast)
+        caplog.clear()
+        load_policy(ckpt)  # bfloat16, the checkpoint's own
+        load_policy(ckpt, "float32")  # never warned about
+        hits = [r for r in caplog.records if "model.dtype: float32 is much faster" in r.message]
+        assert len(hits) == warned
+
+
 def test_both_engines_decode_the_same_greedy_text_and_stop_on_any_stop_id(ckpt):
     policy = load_policy(ckpt, "float32", trainable=False)
     prompts = [render_prompt(TASK.generate(random.Random(i), "seen").question) for i in range(5)]
