@@ -78,12 +78,13 @@ def bf16_pays(device_type: str = "cpu") -> bool:
     return bf16 >= fp32
 
 
-def autocast_dtype_note(device_type: str) -> str:
-    """One line for the log when ``bf16: true`` is set but does not pay here."""
-    return (
-        f"bf16 autocast asked for, but this {device_type.upper()} has no fast bf16 matmul "
-        "(no AVX512-BF16 / AMX): computing in float32 instead (the same results up to rounding, "
-        "much faster here)"
+@functools.cache
+def say_float32_once(device_type: str) -> None:
+    """Log, once per process, that ``bf16: true`` is set but does not pay here."""
+    log.warning(
+        "bf16 autocast asked for, but this %s has no fast bf16 matmul (no AVX512-BF16 / AMX): "
+        "computing in float32 instead (the same results up to rounding, much faster here)",
+        device_type.upper(),
     )
 
 

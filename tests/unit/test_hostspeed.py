@@ -4,7 +4,7 @@ import logging
 
 import torch
 
-from tripost.hostspeed import bf16_pays, describe, host_speed, matmul_gflops
+from tripost.hostspeed import bf16_pays, describe, host_speed, matmul_gflops, say_float32_once
 from tripost.policy import generation
 from tripost.policy.generation import autocast_context
 
@@ -23,7 +23,7 @@ def test_bf16_is_used_where_it_is_fast_and_not_where_it_is_emulated():
 
 def test_autocast_falls_back_to_float32_and_says_so_once(monkeypatch, caplog):
     monkeypatch.setattr(generation, "bf16_pays", lambda device_type: False)
-    generation._say_once.cache_clear()
+    say_float32_once.cache_clear()
     lin = torch.nn.Linear(4, 4)
     with caplog.at_level(logging.WARNING):
         for _ in range(3):

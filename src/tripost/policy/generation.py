@@ -19,7 +19,6 @@ temperature sampling: no top-k / top-p / repetition penalty from the model's def
 from __future__ import annotations
 
 import contextlib
-import functools
 import inspect
 import logging
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ import torch
 from transformers import DynamicCache, GenerationConfig
 
 from tripost import processes
-from tripost.hostspeed import autocast_dtype_note, bf16_pays
+from tripost.hostspeed import bf16_pays, say_float32_once
 from tripost.policy.model import Policy
 from tripost.progress import progress
 from tripost.trajectory import FEEDBACK_PREFIX, update_marker
@@ -52,19 +51,14 @@ class Sampling:
 
 def autocast_context(device: torch.device, bf16: bool):
     """bf16 autocast on CPU or CUDA when asked and the device computes bf16 fast
-    (``hostspeed.bf16_pays``: not on an AVX2 CPU, where a bf16 matmul is 60-100x slower than float32; said
-    once in the log); a no-op otherwise."""
+    (``hostspeed.bf16_pays``: not on an AVX2 CPU, where a bf16 matmul is 60-100x slower than
+    float32; said once in the log); a no-op otherwise."""
     if not bf16:
         return contextlib.nullcontext()
     if not bf16_pays(device.type):
-        _say_once(autocast_dtype_note(device.type))
+        say_float32_once(device.type)
         return contextlib.nullcontext()
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
-
-
-@functools.cache
-def _say_once(text: str) -> None:
-    log.warning(text)
 
 
 def choose_engine(engine: Engine, device: torch.device) -> str:
