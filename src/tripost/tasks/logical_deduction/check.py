@@ -10,8 +10,11 @@ reads them into the same forms (:class:`Translate`, :class:`Place`, :class:`Read
 
 from __future__ import annotations
 
+import functools
 import itertools
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from tripost.tasks.logical_deduction.model import (
     PAPER,
@@ -21,12 +24,13 @@ from tripost.tasks.logical_deduction.model import (
     Scene,
     StepStyle,
     Translate,
+    all_orders,
     arrangement,
     asked_phrase,
     join,
     phrase_positions,
     same_meaning,
-    solutions,
+    satisfying,
 )
 from tripost.trajectory import FINAL, Attempt, Feedback, Step
 
@@ -48,7 +52,7 @@ def _entailment(
 ) -> tuple[bool, str] | None:
     """None when every order the premises (steps ``refs``) allow has ``name`` in position
     ``p``; else (whether the placement is false, not merely unjustified, and the reason)."""
-    where = {sol[name] for sol in solutions(s.objects, premises)}
+    where = set(satisfying(s.objects, premises)[:, s.objects.index(name)].tolist())
     who, cited, one = s.domain.mention(name), join([f"({r})" for r in refs]), len(refs) == 1
     if where == {p}:
         return None
@@ -212,23 +216,42 @@ def _cited_orderings(
     return refs, known
 
 
+@functools.lru_cache(maxsize=32)
+def _orders(
+    objects: tuple[str, ...], patterns: tuple[Pattern, ...]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every order of ``objects`` (rows of 1-based positions, columns in listed order) and the
+    bit mask of the patterns each satisfies, once per scene."""
+    n, index = len(objects), {o: i for i, o in enumerate(objects)}
+    orders = all_orders(n)
+    masks = np.zeros(len(orders), dtype=np.int64)
+    for b, p in enumerate(patterns):
+        masks |= p.holds_rows(orders, index, n).astype(np.int64) << b
+    return orders, masks
+
+
 def _next_placements(
     s: Scene, known: dict[str, int]
 ) -> tuple[tuple[int, ...], dict[str, int]] | None:
     """The smallest set of statements that, with ``known``, forces the place of at least one
     more object, and the places it forces."""
-    base = solutions(s.objects, [arrangement(known, s.n)] if known else [])
-    masks = [sum(1 << i for i, p in enumerate(s.patterns) if p.holds(sol, s.n)) for sol in base]
-    free = [o for o in s.objects if o not in known]
+    perms, masks = _orders(s.objects, s.patterns)
+    keep = np.ones(len(perms), dtype=bool)
+    for o, p in known.items():
+        keep &= perms[:, s.objects.index(o)] == p
+    perms, masks = perms[keep], masks[keep]
+    free = [i for i, o in enumerate(s.objects) if o not in known]
     for size in range(len(s.patterns) + 1):
         for subset in itertools.combinations(range(len(s.patterns)), size):
             need = sum(1 << i for i in subset)
-            allowed = [sol for sol, m in zip(base, masks, strict=True) if m & need == need]
-            if not allowed:
+            allowed = perms[(masks & need) == need][:, free]
+            if not len(allowed):
                 continue
-            forced = {o: allowed[0][o] for o in free if all(a[o] == allowed[0][o] for a in allowed)}
-            if forced:
-                return subset, forced
+            fixed = (allowed == allowed[0]).all(axis=0)
+            if fixed.any():
+                return subset, {
+                    s.objects[i]: int(allowed[0, j]) for j, i in enumerate(free) if fixed[j]
+                }
     return None
 
 

@@ -13,8 +13,9 @@ from tripost.tasks.logical_deduction.model import (
     Scene,
     StepStyle,
     Translate,
+    all_orders,
     parse_sentence,
-    solutions,
+    satisfying,
     statement_pattern,
 )
 from tripost.trajectory import FINAL, Attempt, Step
@@ -114,19 +115,18 @@ def unique_statements(
 ) -> tuple[str, ...]:
     """Random true statements added until one order remains, then those not needed dropped
     (BIG-Bench Hard uses about N - 1 statements)."""
-    n = len(objects)
-    left = solutions(objects, [])
+    n, index = len(objects), {o: i for i, o in enumerate(objects)}
+    left = all_orders(n)
     chosen: dict[str, Pattern] = {}
     while len(left) > 1:
         sentence = _random_statement(d, truth, rng)
         pat = parse_sentence(d, objects, sentence)
-        narrowed = [sol for sol in left if pat.holds(sol, n)]  # type: ignore[union-attr]
+        narrowed = left[pat.holds_rows(left, index, n)]  # type: ignore[union-attr]
         if sentence not in chosen and len(narrowed) < len(left):
             chosen[sentence] = pat  # type: ignore[assignment]
             left = narrowed
     for sentence in rng.sample(sorted(chosen), len(chosen)):
-        rest = [p for t, p in chosen.items() if t != sentence]
-        if len(solutions(objects, rest)) == 1:
+        if len(satisfying(objects, [p for t, p in chosen.items() if t != sentence])) == 1:
             del chosen[sentence]
     return tuple(chosen)
 

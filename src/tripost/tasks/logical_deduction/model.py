@@ -25,7 +25,9 @@ import itertools
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
+
+import numpy as np
 
 from tripost.trajectory import Step
 
@@ -168,8 +170,10 @@ class Pattern:
             raise ValueError("the ordering names no object")
         return cls(tuple(tokens))
 
-    def _segments(self) -> list[tuple[str | None, int, bool]]:
-        """(anchor, number of ``?`` before it, whether a ``??`` is before it); None = far end."""
+    @cached_property
+    def _segments(self) -> tuple[tuple[str | None, int, bool], ...]:
+        """(anchor, number of ``?`` before it, whether a ``??`` is before it); None = far end.
+        Cached: :meth:`holds_rows` asks it for thousands of orders at a time."""
         out: list[tuple[str | None, int, bool]] = []
         q, flex = 0, False
         for t in self.tokens:
@@ -181,12 +185,12 @@ class Pattern:
                 out.append((t, q, flex))
                 q, flex = 0, False
         out.append((None, q, flex))
-        return out
+        return tuple(out)
 
     def holds(self, pos: dict[str, int], n: int) -> bool:
         """Whether the order with 1-based positions ``pos`` (name -> position) matches."""
         prev = 0
-        for name, q, flex in self._segments():
+        for name, q, flex in self._segments:
             cur = n + 1 if name is None else pos[name]
             gap = cur - prev - 1
             if gap < q or (not flex and gap != q):
@@ -194,9 +198,21 @@ class Pattern:
             prev = cur
         return True
 
+    def holds_rows(self, orders: np.ndarray, index: dict[str, int], n: int) -> np.ndarray:
+        """:meth:`holds` for many orders at once: ``orders`` has one row of 1-based positions
+        per order, column ``index[name]`` for each name; returns one bool per row."""
+        ok = np.ones(len(orders), dtype=bool)
+        prev: np.ndarray | int = 0
+        for name, q, flex in self._segments:
+            cur = n + 1 if name is None else orders[:, index[name]]
+            gap = cur - prev - 1
+            ok &= (gap >= q) if flex else (gap == q)
+            prev = cur
+        return ok
+
     def bounds(self, n: int) -> dict[str, set[int]]:
         """Positions each name can take, from counting ``?`` from both ends."""
-        segs = self._segments()
+        segs = self._segments
         lo: dict[str, tuple[int, bool]] = {}
         at, exact = 0, True
         for name, q, flex in segs[:-1]:
@@ -229,31 +245,27 @@ def arrangement(facts: dict[str, int], n: int) -> Pattern:
     return Pattern(tuple(slots))
 
 
-def solutions(objects: Sequence[str], patterns: Iterable[Pattern]) -> list[dict[str, int]]:
-    """All orders (name -> 1-based position) of ``objects`` satisfying every pattern."""
-    n = len(objects)
-    patterns = list(patterns)
-    domains = {o: set(range(1, n + 1)) for o in objects}
-    for p in patterns:
-        for name, allowed in p.bounds(n).items():
-            domains[name] &= allowed
-    order = sorted(objects, key=lambda o: len(domains[o]))
-    out: list[dict[str, int]] = []
-    pos: dict[str, int] = {}
-
-    def place(i: int, used: set[int]) -> None:
-        if i == n:
-            if all(p.holds(pos, n) for p in patterns):
-                out.append(dict(pos))
-            return
-        obj = order[i]
-        for v in sorted(domains[obj] - used):
-            pos[obj] = v
-            place(i + 1, used | {v})
-        pos.pop(obj, None)
-
-    place(0, set())
+@lru_cache(maxsize=8)
+def all_orders(n: int) -> np.ndarray:
+    """Every order of n objects: one row of 1-based positions per permutation (read-only)."""
+    out = np.array(list(itertools.permutations(range(1, n + 1))), dtype=np.int64)
+    out.flags.writeable = False
     return out
+
+
+def satisfying(objects: Sequence[str], patterns: Iterable[Pattern]) -> np.ndarray:
+    """The rows of :func:`all_orders` (columns: ``objects`` as listed) satisfying every pattern."""
+    n, index = len(objects), {o: i for i, o in enumerate(objects)}
+    rows = all_orders(n)
+    for p in patterns:
+        rows = rows[p.holds_rows(rows, index, n)]
+    return rows
+
+
+def solutions(objects: Sequence[str], patterns: Iterable[Pattern]) -> list[dict[str, int]]:
+    """All orders (name -> 1-based position) of ``objects`` satisfying every pattern, in
+    lexicographic order of the positions of the objects as listed."""
+    return [dict(zip(objects, r, strict=True)) for r in satisfying(objects, patterns).tolist()]
 
 
 def same_meaning(a: Pattern, b: Pattern, objects: Sequence[str]) -> bool:
