@@ -14,12 +14,15 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from tripost.evaluation import EvalConfig
-from tripost.experts.llm import LLMConfig
 from tripost.methods import check_methods, default_methods, ordered
-from tripost.policy.generation import Sampling
-from tripost.policy.model import TinyModelConfig
-from tripost.training import LossWeights, TrainConfig
+from tripost.settings import (
+    EvalConfig,
+    LLMConfig,
+    LossWeights,
+    Sampling,
+    TinyModelConfig,
+    TrainConfig,
+)
 from tripost.yamlio import ConfigError, load_yaml, read_config_text, yaml_line
 
 __all__ = ["ConfigError", "RunConfig", "dump_config", "load_config", "load_yaml"]

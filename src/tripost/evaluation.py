@@ -24,11 +24,10 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from tripost.policy.generation import Sampling, generate, truncate_rounds
+from tripost.policy.generation import generate, truncate_rounds
 from tripost.policy.model import Policy
 from tripost.policy.prompting import PromptFormat
+from tripost.settings import EvalConfig as EvalConfig
 from tripost.tasks.base import Task, is_correct
 from tripost.trajectory import (
     Feedback,
@@ -40,25 +39,6 @@ from tripost.trajectory import (
 )
 
 log = logging.getLogger(__name__)
-
-
-class EvalConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    rounds: int = Field(2, ge=0, description="max self-improvement updates per question")
-    max_new_tokens: int = Field(
-        2048, ge=1, description="token budget of a whole trajectory, in the model's tokens"
-    )
-    batch_size: int = Field(64, ge=1, description="generation batch size")
-    bf16: bool = Field(False, description="bf16 autocast while decoding (fp32 weights only)")
-    engine: Literal["auto", "loop", "hf"] = Field(
-        "auto", description="decoding engine: loop (ours), hf (transformers generate), auto"
-    )
-    backend: Literal["hf", "server"] = Field(
-        "hf", description="hf: decode in-process; server: through an inference server"
-    )
-
-    def sampling(self) -> Sampling:
-        return Sampling(self.max_new_tokens, 0.0, self.batch_size, self.bf16, self.engine)
 
 
 @dataclass

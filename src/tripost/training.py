@@ -27,63 +27,16 @@ import torch
 import torch.nn.functional as F
 from accelerate import Accelerator, PartialState
 from accelerate.utils import DistributedType
-from pydantic import BaseModel, ConfigDict, Field
 from torch.utils.checkpoint import checkpoint
 
 from tripost.policy.generation import autocast_context
 from tripost.policy.model import Policy
 from tripost.progress import progress
+from tripost.settings import LossWeights as LossWeights
+from tripost.settings import TrainConfig as TrainConfig
 from tripost.tracking import log_step
 
 log = logging.getLogger(__name__)
-
-
-class TrainConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    steps: int | None = Field(None, description="optimizer steps (overrides epochs when set)")
-    epochs: float = Field(1.0, description="passes over the training set when steps is unset")
-    batch_size: int = Field(32, description="samples per optimizer step (all processes)")
-    micro_batch_size: int = Field(4, description="samples per forward pass per process")
-    lr: float = Field(1e-5, description="peak learning rate (1e-5: a pretrained model)")
-    weight_decay: float = Field(0.0, description="AdamW weight decay")
-    warmup: float = Field(0.05, description="fraction of steps of linear warm-up")
-    min_lr_ratio: float = Field(
-        0.1, description="final LR as a fraction of the peak (linear decay)"
-    )
-    grad_clip: float = Field(1.0, description="max gradient norm")
-    bf16: bool = Field(True, description="bf16 autocast (CPU with AVX512-BF16, or CUDA)")
-    max_length: int = Field(2048, description="truncate samples to this many tokens")
-    log_every: int = Field(50, description="log the loss every N steps")
-    gradient_checkpointing: bool = Field(
-        False, description="recompute activations in the backward pass (less memory, ~30% slower)"
-    )
-    length_groups: int = Field(
-        0,
-        ge=0,
-        description="batches of similar length: each run of this many batches of the shuffled "
-        "samples is sorted by length, cut into batches, and the batches shuffled (less padding, "
-        "faster steps; 0 or 1 = plain shuffled batches)",
-    )
-    loss_chunk: int = Field(
-        1024,
-        description="supervised tokens per chunk of the output layer + loss, recomputed in the "
-        "backward pass, so fp32 logits of a whole micro-batch never exist (0 = whole logits)",
-    )
-
-
-class LossWeights(BaseModel):
-    """The loss weight of each part of a sample, the same for SFT, the iterations and the
-    compute-matched control (``loss`` in the run config)."""
-
-    model_config = ConfigDict(extra="forbid")
-    feedback_weight: float = Field(
-        1.5, description="weight w of tokens from the first 'Feedback:' on"
-    )
-    attempt_weight: float = Field(1.0, description="weight of a (correct) first attempt")
-    wrong_attempt_weight: float = Field(
-        1.0, description="weight of a wrong first attempt that is followed by feedback"
-    )
-    prompt_weight: float = Field(0.0, description="weight of the question prompt")
 
 
 @dataclass(frozen=True)

@@ -165,7 +165,7 @@ model:
   tiny: {hidden_size: 32, num_layers: 1, num_heads: 2, intermediate_size: 64}
   threads: 1
 data: {train_problems: 64, eval_seen: 4, eval_unseen: 2}
-sft: {steps: 400, batch_size: 8, micro_batch_size: 8, lr: 1.0e-3, bf16: false, log_every: 0}
+sft: {steps: 30, batch_size: 8, micro_batch_size: 8, lr: 1.0e-3, bf16: false, log_every: 0}
 iterations: 1
 rollout: {problems: 8, max_new_tokens: 40, batch_size: 8}
 train: {steps: 2, batch_size: 4, micro_batch_size: 4, log_every: 0}
@@ -199,6 +199,23 @@ def test_killed_run_resumes_with_the_same_command(tmp_path):
     speeds = json.loads(manifest.read_text())["host_speed"]  # one per invocation
     assert len(speeds) == 2 and all(s["bf16_matmul_gflops"] > 0 for s in speeds)
     assert f"host: {describe(speeds[0])}; {describe(speeds[1])}." in done.stdout
+
+
+def test_help_and_config_checks_import_no_torch_transformers_or_openai(tmp_path):
+    """`tripost --help` and reading a config (where a config error is caught) stay fast: those
+    imports take ~10 s on a slow 2-core host. The heavy modules load when a stage needs them."""
+    bad = write(tmp_path / "bad.yaml", "task: multistep_arithmetic\nsft: {lr: fast}\n")
+    code = (
+        "import sys; from tripost.cli import build_parser; from tripost.config import load_config\n"
+        "build_parser().format_help()\n"
+        "try:\n    load_config(sys.argv[1])\nexcept Exception as e:\n    print(type(e).__name__)\n"
+        "print(sorted(m for m in ('torch', 'transformers', 'openai') if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(bad)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["ConfigError", "[]"]
 
 
 def test_version_and_a_help_text_for_every_command_and_option(capsys):

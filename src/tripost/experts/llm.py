@@ -19,14 +19,11 @@ Example::
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from typing import Any
 
 from tripost.experts.base import ExpertStats, FeedbackResult, ImprovementResult
-from tripost.experts.llm_client import DEFAULT_BASE_URL, LLMClient
+from tripost.experts.llm_client import LLMClient
 from tripost.experts.prompts import (
     FEEDBACK_STOP,
     IMPROVEMENT_STOP,
@@ -37,100 +34,12 @@ from tripost.experts.prompts import (
     improvement_prompt,
     parse_feedback,
 )
+from tripost.settings import DEFAULT_CACHE_DIR as DEFAULT_CACHE_DIR
+from tripost.settings import LLMConfig as LLMConfig
 from tripost.tasks.base import Task, check_text
 from tripost.trajectory import Attempt, Feedback, FormatError, Problem
 
 log = logging.getLogger(__name__)
-
-DEFAULT_CACHE_DIR = "~/.cache/tripost/llm"
-
-
-class LLMConfig(BaseModel):
-    """The ``llm`` section of a config. Unknown keys are an error."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    base_url: str | None = Field(
-        None,
-        description="Server URL ending in /v1; None reads OPENAI_BASE_URL, then uses OpenAI's.",
-    )
-    api_key_env: str = Field(
-        "OPENAI_API_KEY",
-        description="NAME of the environment variable holding the API key (never the key itself). "
-        "Local servers need none.",
-    )
-    model: str = Field("gpt-4o-mini", description="Model name as the server knows it.")
-    endpoint: Literal["completion", "chat", "auto"] = Field(
-        "auto",
-        description="'completion' (/v1/completions, best for continuing the verbatim prefix), "
-        "'chat' (/v1/chat/completions), or 'auto': completion, falling back to chat when the "
-        "server says it has no completion endpoint (404/405); the choice is remembered in the cache.",
-    )
-    temperature: float = Field(0.0, ge=0.0, description="Sampling temperature of the first try.")
-    retry_temperature: float = Field(
-        0.7, ge=0.0, description="Temperature (at least) of the re-asks after an unparsable answer."
-    )
-    max_tokens: int = Field(512, gt=0, description="Most tokens one answer may have.")
-    seed: int | None = Field(
-        0, description="Seed of the few-shot examples and request seed (re-ask k uses seed + k)."
-    )
-    timeout_s: float = Field(
-        60.0,
-        gt=0,
-        description="Deadline of one HTTP request, seconds: the whole answer must arrive by then "
-        "(a server trickling bytes does not extend it).",
-    )
-    max_retries: int = Field(
-        5, ge=0, description="Retries of a request after 429, 5xx, timeouts, dropped connections."
-    )
-    backoff_s: float = Field(
-        1.0, ge=0, description="First retry delay; doubles each retry (jittered)."
-    )
-    max_backoff_s: float = Field(30.0, ge=0, description="Largest retry delay without Retry-After.")
-    max_retry_after_s: float = Field(
-        60.0, ge=0, description="Largest wait a server's Retry-After may ask for; longer is cut."
-    )
-    parse_retries: int = Field(
-        2, ge=0, description="Re-asks (new seed, retry_temperature) after an unparsable answer."
-    )
-    concurrency: int = Field(32, gt=0, description="Requests in flight at once.")
-    cache: bool = Field(True, description="Store and reuse responses (SQLite in cache_dir).")
-    cache_dir: str | None = Field(
-        None,
-        description="Cache folder; None = the run directory's llm_cache/ in a run, else "
-        "~/.cache/tripost/llm.",
-    )
-    n_shots: int = Field(3, ge=0, description="Few-shot examples per prompt.")
-    show_answer: bool = Field(
-        True,
-        description="Show the reference answer in the feedback prompt (as a scripted checker knows it).",
-    )
-    extra_body: dict[str, Any] = Field(
-        default_factory=dict,
-        description="Extra request fields for the server (e.g. top_k for vLLM).",
-    )
-    prompt_price_per_1m: float | None = Field(
-        None, ge=0, description="Price of 1M prompt tokens, for the cost in stats (optional)."
-    )
-    completion_price_per_1m: float | None = Field(
-        None, ge=0, description="Price of 1M completion tokens, for the cost in stats (optional)."
-    )
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_key_in_config(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "api_key" in data:
-            raise ValueError(
-                "do not put an API key in a config: set it in an environment variable and give "
-                "that variable's NAME as api_key_env"
-            )
-        return data
-
-    def resolved_cache_dir(self) -> str:
-        return self.cache_dir or DEFAULT_CACHE_DIR
-
-    def resolved_base_url(self) -> str:
-        return (self.base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
 
 
 def as_config(cfg: LLMConfig | dict[str, Any] | None) -> LLMConfig:

@@ -24,6 +24,7 @@ from tripost.experts.base import ExpertStats
 from tripost.experts.cache import CachedResponse, ResponseCache, cache_key, public_url
 from tripost.experts.prompts import Prompt
 from tripost.progress import progress
+from tripost.settings import DEFAULT_BASE_URL as DEFAULT_BASE_URL
 
 if TYPE_CHECKING:
     from tripost.experts.llm import LLMConfig
@@ -32,8 +33,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,6 @@ from __future__ import annotations
 import contextlib
 import inspect
 import logging
-from dataclasses import dataclass
-from typing import Literal
 
 import torch
 from transformers import DynamicCache, GenerationConfig
@@ -31,22 +29,11 @@ from tripost import processes
 from tripost.hostspeed import bf16_pays, say_float32_once
 from tripost.policy.model import Policy
 from tripost.progress import progress
+from tripost.settings import Engine as Engine
+from tripost.settings import Sampling as Sampling
 from tripost.trajectory import FEEDBACK_PREFIX, update_marker
 
 log = logging.getLogger(__name__)
-
-Engine = Literal["auto", "loop", "hf"]
-
-
-@dataclass(frozen=True)
-class Sampling:
-    """How to decode: shared by rollouts and evaluation."""
-
-    max_new_tokens: int
-    temperature: float = 0.0  # 0 = greedy
-    batch_size: int = 64
-    bf16: bool = False  # bf16 autocast (for fp32 weights; a bf16 model needs none)
-    engine: Engine = "auto"
 
 
 def autocast_context(device: torch.device, bf16: bool):

@@ -13,10 +13,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
 from transformers import (
     AutoConfig,
@@ -31,46 +29,12 @@ from transformers import (
 
 from tripost import processes
 from tripost.hostspeed import bf16_pays
+from tripost.settings import TinyModelConfig as TinyModelConfig
 
 log = logging.getLogger(__name__)
 
 SPECIAL_TOKENS = ["<pad>", "<s>", "</s>", "<unk>"]
 CHARS = ["\n"] + [chr(i) for i in range(32, 127)]
-
-
-class TinyModelConfig(BaseModel):
-    """Size of the from-scratch demo model (a Llama-style decoder)."""
-
-    model_config = ConfigDict(extra="forbid")
-    hidden_size: int = Field(128, ge=1, description="model width d")
-    num_layers: int = Field(4, ge=1, description="decoder layers")
-    num_heads: int = Field(4, ge=1, description="attention heads")
-    intermediate_size: int = Field(344, ge=1, description="MLP width (about 2.7 d, as Llama)")
-    max_positions: int = Field(2048, ge=16, description="longest sequence in tokens")
-    tokenizer: Literal["char", "word", "number"] = Field(
-        "char",
-        description="char: one token per character; word: also one token per word (2+ ASCII "
-        "letters) of the SFT training texts; other words and characters stay single characters; "
-        "number: word, plus one token per integer of up to 3 digits (-999..999) and per operator "
-        "between spaces (' + ', ' - ', ' * ', ' = ')",
-    )
-    number_init: Literal["digits", "random"] = Field(
-        "digits",
-        description="with the number tokenizer, how integer tokens' embeddings start: digits: "
-        "half random, half the sum of a sign vector and one vector per place value of the "
-        "zero-padded digits (numbers sharing digits start alike; with tied embeddings a number's "
-        "logit starts as a sum of per-digit scores); random: as every other token",
-    )
-
-    @model_validator(mode="after")
-    def _heads_divide_width(self) -> TinyModelConfig:
-        if self.hidden_size % self.num_heads:
-            raise ValueError(
-                f"hidden_size {self.hidden_size} is not a multiple of num_heads {self.num_heads}"
-            )
-        if (self.hidden_size // self.num_heads) % 2:
-            raise ValueError("hidden_size / num_heads must be even (rotary position embeddings)")
-        return self
 
 
 @dataclass
