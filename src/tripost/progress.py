@@ -109,6 +109,15 @@ def progress(total: int | None, unit: str = "it", desc: str | None = None) -> Ba
     return Bar(total, unit, desc)
 
 
+def time_left(elapsed_s: float, done: int, total: int) -> str:
+    """The time the rest of ``total`` units will take at the pace so far, for a log line where
+    no bar is drawn: ``38 min left``, ``45 s left``."""
+    left = elapsed_s / max(done, 1) * max(total - done, 0)
+    if left >= 5940:
+        return f"{left / 3600:.1f} h left"
+    return f"{left / 60:.0f} min left" if left >= 90 else f"{left:.0f} s left"
+
+
 def _fmt(v: Any) -> str:
     if isinstance(v, float):
         if abs(v) >= 1000:

@@ -31,7 +31,7 @@ from torch.utils.checkpoint import checkpoint
 
 from tripost.policy.generation import autocast_context
 from tripost.policy.model import Policy
-from tripost.progress import progress
+from tripost.progress import progress, time_left
 from tripost.settings import LossWeights as LossWeights
 from tripost.settings import TrainConfig as TrainConfig
 from tripost.tracking import log_step
@@ -231,8 +231,15 @@ def train_policy(
             tokens_per_s=tokens / max(time.time() - t0, 1e-9),
         )
         if cfg.log_every and (step + 1) % cfg.log_every == 0:
-            rate = tokens / (time.time() - t0)
-            log.info("step %d/%d loss %.4f (%.0f tokens/s)", step + 1, total, loss_sum, rate)
+            took = time.time() - t0
+            log.info(
+                "step %d/%d loss %.4f (%.0f tokens/s, %s)",
+                step + 1,
+                total,
+                loss_sum,
+                tokens / took,
+                time_left(took, step + 1, total),
+            )
     bar.close()
     policy.full_state = _full_state(accelerator, loss_model)
     policy.model = accelerator.unwrap_model(loss_model).model

@@ -188,3 +188,18 @@ def test_expert_calls_bar_counts_done_cache_hits_and_failures(tmp_path, capsys):
     again.give_feedback([llm.PROBLEM] * 3, attempts)  # all three answered from the cache
     err = capsys.readouterr().err
     assert "expert" in err and "3/3" in err and "cached=3" in err and "failed=0" in err
+
+
+@pytest.mark.parametrize(
+    "elapsed, done, total, expected",
+    [
+        (12.0, 100, 2800, "5 min left"),  # 0.12 s a step, 2,700 to go: 324 s
+        (60.0, 100, 2800, "27 min left"),
+        (10.0, 100, 150, "5 s left"),
+        (10.0, 100, 100, "0 s left"),
+        (3600.0, 100, 300, "2.0 h left"),
+        (5.0, 0, 10, "50 s left"),  # no step done yet: the elapsed time counts as one step
+    ],
+)
+def test_time_left_is_the_pace_so_far_times_what_is_left(elapsed, done, total, expected):
+    assert progress.time_left(elapsed, done, total) == expected

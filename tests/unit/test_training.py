@@ -79,13 +79,18 @@ def test_lr_schedule_warms_up_then_decays():
     assert abs(lrs[-1] - 0.1) < 0.02 and all(a >= b for a, b in zip(lrs[10:], lrs[11:]))
 
 
-def test_training_lowers_the_loss_on_a_fixed_sample():
+def test_training_lowers_the_loss_on_a_fixed_sample(caplog):
     policy = build_tiny_policy(
         TinyModelConfig(hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64)
     )
     sample = Sample((("Q: 1+1\n", 0.0), ("(Final response) So the answer is 2.", 1.0)))
-    cfg = TrainConfig(steps=60, batch_size=4, micro_batch_size=2, lr=1e-2, bf16=False, log_every=0)
-    stats = train_policy(policy, [sample] * 4, cfg)
+    cfg = TrainConfig(steps=60, batch_size=4, micro_batch_size=2, lr=1e-2, bf16=False, log_every=30)
+    with caplog.at_level("INFO", logger="tripost.training"):
+        stats = train_policy(policy, [sample] * 4, cfg)
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("step ")]
+    assert [line.split(" loss")[0] for line in lines] == ["step 30/60", "step 60/60"]
+    assert " left)" in lines[0] and "tokens/s, " in lines[0]
+    assert lines[1].endswith(", 0 s left)")
     first = TrainConfig(steps=1, batch_size=4, micro_batch_size=4, lr=0.0, bf16=False, log_every=0)
     after = train_policy(policy, [sample] * 4, first)
     assert stats["steps"] == 60 and after["final_loss"] < 0.5
