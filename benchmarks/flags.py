@@ -34,7 +34,11 @@ def table(run: Path) -> list[str]:
     for path in sorted((run / "eval").glob("*.jsonl")):
         rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
         rows = [r for r in rows if r["seen"]]
-        says = [first_says(r["output"]) for r in rows]
+        # text after the answer that is no feedback is dropped from the stored output and
+        # marked malformed by the evaluation (runs since 2026-12-03; older runs say "none")
+        says = [
+            first_says(r["output"]) or ("malformed" if r.get("malformed") else None) for r in rows
+        ]
         wrong = [not r["first_correct"] for r in rows]
         old = [s in ("wrong", "malformed") for s in says]
         new = [s == "wrong" for s in says]

@@ -87,6 +87,9 @@ def score_output(task: Task, problem: Problem, output: str, rounds: int) -> Outc
     an error's segment is a flag)."""
     output = truncate_rounds(output, rounds, task.instruction)
     attempts, feedbacks = split_continuation(output, task.instruction, trim=True)
+    # text after the answer that is not a feedback (a misspelled "Feedback:" of a model that
+    # spells the format's words character by character) is a garbled feedback, not none
+    garbled = not feedbacks and bool(output[len(attempts[0]) :].strip())
     for i, fb in enumerate(feedbacks):
         verdict = own_verdict(fb)
         if verdict is not None:
@@ -96,6 +99,8 @@ def score_output(task: Task, problem: Problem, output: str, rounds: int) -> Outc
     first = is_correct(task, problem, attempts[0])
     final = is_correct(task, problem, attempts[-1])
     first_says = feedback_verdict(feedbacks[0]) if feedbacks else None
+    if garbled:
+        first_says = "malformed"
     return Outcome(
         problem.question,
         problem.bucket,

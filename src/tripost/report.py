@@ -391,7 +391,8 @@ def markdown(report: dict) -> str:
         "reached through an update. Flag precision / recall: the model's first feedback says, "
         "in the feedback format, that a step is wrong vs the first answer really is wrong. "
         'Garbled feedback: the first feedback is neither the format\'s "correct" nor its '
-        '"wrong" (decoding goes on to an update, but it is not counted as a flag).',
+        '"wrong", or the model wrote something other than a feedback after its answer '
+        "(decoding goes on to an update, but it is not counted as a flag).",
         "",
         *si_table(report),
         "",

@@ -26,14 +26,14 @@ def test_flags_table_counts_garbled_feedback_apart(tmp_path: Path) -> None:
         (False, GARBLED),  # garbled: the old count called it a flag
         (True, OK),
         (False, None),  # no feedback at all
+        (False, "junk"),  # junk after the answer: dropped from the output, marked malformed
     ]
     (tmp_path / "eval").mkdir()
     with open(tmp_path / "eval" / "iter1.jsonl", "w") as f:
         for first_correct, fb in rows:
-            output = attempt if fb is None else f"{attempt}\nFeedback: {fb}"
-            f.write(
-                json.dumps({"seen": True, "first_correct": first_correct, "output": output}) + "\n"
-            )
+            output = attempt if fb in (None, "junk") else f"{attempt}\nFeedback: {fb}"
+            row = {"seen": True, "first_correct": first_correct, "output": output}
+            f.write(json.dumps({**row, "malformed": fb in (GARBLED, "junk")}) + "\n")
     line = _load().table(tmp_path)[-1]
     cells = [c.strip() for c in line.strip("|").split("|")]
-    assert cells == ["iter1", "5", "3", "3 (0.67 / 0.67)", "2 (0.50 / 0.33)", "1", "1", "1"]
+    assert cells == ["iter1", "6", "4", "4 (0.75 / 0.75)", "2 (0.50 / 0.25)", "2", "1", "1"]

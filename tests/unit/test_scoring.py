@@ -80,6 +80,23 @@ def test_a_flag_is_a_wrong_verdict_in_the_format(feedback, flagged, malformed):
     assert m["flag_recall"] == float(flagged) and m["feedback_malformed"] == float(malformed)
 
 
+@pytest.mark.parametrize(
+    "after, malformed",
+    [
+        # the arithmetic demo's models after an iteration: the marker spelled letter by letter
+        ("\nFeeecack: Step (1) te step (6) are correct. Tee fct. response is is ct.", True),
+        ("\n(7) 3 + 4 = 7.", True),
+        ("", False),  # the answer, then the end: no feedback, nothing garbled
+        ("\n\n", False),
+    ],
+)
+def test_text_after_the_answer_that_is_no_feedback_is_garbled(after, malformed):
+    o = score_output(TASK, PROBLEM, WRONG + after, rounds=3)
+    assert (o.flagged, o.malformed, o.updated) == (False, malformed, False)
+    assert o.output == WRONG
+    assert metrics([o])["feedback_malformed"] == float(malformed)
+
+
 def test_scored_output_ends_at_the_models_own_correct():
     o = score_output(TASK, PROBLEM, out(WRONG, OK + " trailing", GOLD, OK), rounds=3)
     assert o.output == out(WRONG, OK)
