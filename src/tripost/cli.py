@@ -663,7 +663,7 @@ def _checkpoint_prompt(model: str, fmt: str | None) -> dict[str, Any]:
 def _eval_config(args: argparse.Namespace):
     from pydantic import ValidationError
 
-    from tripost.evaluation import EvalConfig
+    from tripost.settings import EvalConfig
 
     flags = {
         "rounds": "--rounds",
@@ -682,7 +682,7 @@ def _eval_config(args: argparse.Namespace):
 def _llm_config(args: argparse.Namespace):
     from pydantic import ValidationError
 
-    from tripost.experts.llm import LLMConfig
+    from tripost.settings import LLMConfig
 
     flags = {v.removeprefix("llm."): f for v, f in _FLAGS.items() if v.startswith("llm.")}
     try:

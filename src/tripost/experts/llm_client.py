@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import openai
 
@@ -25,9 +25,7 @@ from tripost.experts.cache import CachedResponse, ResponseCache, cache_key, publ
 from tripost.experts.prompts import Prompt
 from tripost.progress import progress
 from tripost.settings import DEFAULT_BASE_URL as DEFAULT_BASE_URL
-
-if TYPE_CHECKING:
-    from tripost.experts.llm import LLMConfig
+from tripost.settings import LLMConfig
 
 log = logging.getLogger(__name__)
 
