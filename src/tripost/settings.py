@@ -76,6 +76,14 @@ class TinyModelConfig(BaseModel):
         "logit starts as a sum of per-digit scores); random: as every other token",
     )
 
+    copy_steps: int = Field(
+        0,
+        ge=0,
+        description="optimizer steps of a copying stage before SFT: strings of random tokens, each "
+        "followed by its copy, loss on the copies (batch 16, lr 3e-3), so that the model can repeat "
+        "a name or number of its context before it learns the task (0 = none)",
+    )
+
     @model_validator(mode="after")
     def _heads_divide_width(self) -> TinyModelConfig:
         if self.hidden_size % self.num_heads:

@@ -97,15 +97,21 @@ def _chunk_loss(h, head, y, w):
 
 
 def encode_sample(
-    sample: Sample, tokenizer, max_length: int, bos: list[int] = ()
+    sample: Sample, tokenizer, max_length: int, bos: list[int] = (), cache: dict | None = None
 ) -> tuple[list[int], list[float]]:
     """Token ids and per-token weights of a sample. The weight of token t is the weight of
     the segment it belongs to; it is used when t is *predicted* (label position). ``bos``:
-    ids put in front (weight 0), e.g. ``[bos]`` for tokenizers that add BOS to ordinary text."""
+    ids put in front (weight 0), e.g. ``[bos]`` for tokenizers that add BOS to ordinary text.
+    ``cache``: segment text -> ids, shared by the samples of a stage (the copying stage's
+    samples are thousands of one-token segments of a few hundred texts)."""
     ids: list[int] = list(bos)
     weights: list[float] = [0.0] * len(ids)
     for text, w in sample.segments:
-        t = tokenizer.encode(text, add_special_tokens=False)
+        t = cache.get(text) if cache is not None else None
+        if t is None:
+            t = tokenizer.encode(text, add_special_tokens=False)
+            if cache is not None and len(text) <= 32:
+                cache[text] = t
         ids += t
         weights += [w] * len(t)
     if sample.eos:
@@ -200,7 +206,8 @@ def train_policy(
     bos = policy.bos_ids() if prompt_format is None or prompt_format.add_bos else []
     if prompt_format is not None:
         samples = [prompt_format.sample(s) for s in samples]
-    encoded = [encode_sample(s, tok, cfg.max_length, bos) for s in samples]
+    cache: dict[str, list[int]] = {}
+    encoded = [encode_sample(s, tok, cfg.max_length, bos, cache) for s in samples]
     total = cfg.steps or max(1, math.ceil(cfg.epochs * len(encoded) / cfg.batch_size))
     rng = random.Random(seed)
     order: list[int] = []

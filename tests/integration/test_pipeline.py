@@ -157,3 +157,12 @@ def test_word_tokenizer_run_takes_its_words_from_the_training_texts(tmp_path, to
     pieces = tok.convert_ids_to_tokens(tok.encode("Add 3, 4 and 5.", add_special_tokens=False))
     assert pieces == ["Add", " ", "3", ",", " ", "4", " ", "and", " ", "5", "."]
     assert {r["method"] for r in report["results"]} == {"sft", "tripost"}
+
+
+def test_copy_stage_runs_before_sft_with_the_word_tokenizer(tmp_path, toy_registry):
+    over = {"model.tiny.tokenizer": "word", "model.tiny.copy_steps": 4, "methods": ["sft"]}
+    cfg = load_config(None, {**TINY, **over, "sft.steps": 5, "iterations": 0})
+    report = run_tripost(cfg, tmp_path)
+    sft = json.loads((tmp_path / "manifest.json").read_text())["stages"]["sft"]
+    assert sft["copy_steps"] == 4 and sft["copy_tokens"] >= 4 * 16 * 200 and sft["steps"] == 5
+    assert [r["method"] for r in report["results"]] == ["sft"] * len(report["results"])

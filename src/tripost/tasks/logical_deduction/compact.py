@@ -63,6 +63,7 @@ from tripost.tasks.logical_deduction.model import (
 from tripost.trajectory import Step
 
 _GIVEN_RE = re.compile(r"Given: (?P<pat>[^\n]*?)\.?")
+_STATED_RE = re.compile(r"(?P<stmt>[^:\n]+): (?P<pat>[^\n]*?)\.?")
 _FROM_RE = re.compile(r"From (?P<refs>\(\d+\)(?:(?:, | and )\(\d+\))*): (?P<arr>[^\n]*?)\.?")
 _POSITION_RE = re.compile(r"Position (?P<p>\d+): (?P<obj>[^\n]*?)\.?")
 _ANSWER_RE = re.compile(
@@ -77,6 +78,12 @@ _LETTER_RE = re.compile(r"\(([a-z])\)", re.I)
 def translate_compact(s: Scene, i: int, pattern: Pattern | None = None) -> str:
     """``Given: ?? quail ?? blue jay ??.``: statement i's pattern (or ``pattern``)."""
     return f"Given: {(pattern or s.patterns[i]).bare()}."
+
+
+def translate_stated(s: Scene, i: int, pattern: Pattern | None = None) -> str:
+    """``The blue jay is to the right of the quail: ?? quail ?? blue jay ??.``: statement i as
+    the question writes it, then its pattern (or ``pattern``)."""
+    return f"{s.statements[i]}: {(pattern or s.patterns[i]).bare()}."
 
 
 def place_compact(s: Scene, refs: list[str], new: dict[str, int], facts: dict[str, int]) -> str:
@@ -114,6 +121,16 @@ def parse_compact(s: Scene, steps: Sequence[Step]) -> list[Form]:
     """The form of each numbered step, with what a compact step leaves to its place in the
     rationale: which statement a pattern is of, which ordering a reading reads, which objects a
     placement places."""
+    return _parse(s, steps, stated=False)
+
+
+def parse_stated(s: Scene, steps: Sequence[Step]) -> list[Form]:
+    """As :func:`parse_compact`, for the ``stated`` style: a pattern's step says which statement
+    it is of by restating it (as the paper style's steps do)."""
+    return _parse(s, steps, stated=True)
+
+
+def _parse(s: Scene, steps: Sequence[Step], stated: bool) -> list[Form]:
     forms: list[Form] = []
     orderings: dict[str, dict[str, int]] = {}  # label -> placements, of the placements so far
     latest: str | None = None  # the label of the latest placement
@@ -127,9 +144,11 @@ def parse_compact(s: Scene, steps: Sequence[Step]) -> list[Form]:
                 orderings[step.label], latest = form.facts, step.label
         elif m := _POSITION_RE.fullmatch(text):
             form = _reading(s, m, text, latest)
-        elif m := _GIVEN_RE.fullmatch(text):
+        elif not stated and (m := _GIVEN_RE.fullmatch(text)):
             form = _statement(s, m, text, statements)
             statements += isinstance(form, Translate)
+        elif stated and (m := _STATED_RE.fullmatch(text)):
+            form = _stated(s, m, text)
         else:
             form = "the step is neither a statement's pattern, a placement nor a reading"
         forms.append(form)
@@ -144,6 +163,19 @@ def _statement(s: Scene, m: re.Match[str], text: str, index: int) -> Translate |
         return str(e)
     if index >= len(s.statements):
         return f"the question has only {len(s.statements)} statements"
+    return Translate(index, pattern, text)
+
+
+def _stated(s: Scene, m: re.Match[str], text: str) -> Translate | str:
+    """The pattern of the statement the step restates."""
+    wanted = " ".join(m["stmt"].split()).lower()
+    index = next((i for i, t in enumerate(s.statements) if t.lower() == wanted), None)
+    if index is None:
+        return f'"{m["stmt"].strip()}" is not one of the statements'
+    try:
+        pattern = Pattern.read(m["pat"], s.objects)
+    except ValueError as e:
+        return str(e)
     return Translate(index, pattern, text)
 
 
@@ -214,5 +246,18 @@ COMPACT = StepStyle(
     final_compact,
     option_object,
     parse_compact,
+    read_final_compact,
+)
+
+#: the ``stated`` step forms: the compact ones, each pattern after its statement as the question
+#: writes it (``The quail is to the left of the crow: ?? quail ?? crow ??.``)
+STATED = StepStyle(
+    lambda pattern, domain: pattern.bare(),
+    translate_stated,
+    place_compact,
+    read_compact,
+    final_compact,
+    option_object,
+    parse_stated,
     read_final_compact,
 )

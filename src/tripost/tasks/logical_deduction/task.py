@@ -38,7 +38,7 @@ import re
 
 from tripost.tasks.base import check_task_options
 from tripost.tasks.logical_deduction.check import continue_deduction, first_error
-from tripost.tasks.logical_deduction.compact import COMPACT, answer_letter, answer_words
+from tripost.tasks.logical_deduction.compact import COMPACT, STATED, answer_letter, answer_words
 from tripost.tasks.logical_deduction.generate import inject, position_predicate, unique_statements
 from tripost.tasks.logical_deduction.model import (
     DOMAINS,
@@ -55,7 +55,7 @@ log = logging.getLogger(__name__)
 
 SEEN_SIZES = (3, 5)
 UNSEEN_SIZES = (7,)
-STYLES = ("paper", "compact")
+STYLES = ("paper", "compact", "stated")
 
 
 # --- the task --------------------------------------------------------------------------------
@@ -80,8 +80,8 @@ class LogicalDeduction:
         #: ``"paper"``: the paper's rationale; ``"compact"``: the same deduction in fewer
         #: words, for a small model trained from scratch (module docstring)
         self.style = style
-        self.compact = style == "compact"
-        self.step_style = COMPACT if self.compact else PAPER
+        self.compact = style in ("compact", "stated")
+        self.step_style = {"paper": PAPER, "compact": COMPACT, "stated": STATED}[style]
 
     def generate(self, rng: random.Random, split: str) -> Problem:
         """A random scene of the split's size with statements added until one order remains;
