@@ -27,7 +27,10 @@ words a step repeats from the question or from itself, for a small model trained
     (4) Position 2: blue jay.
     (Final response) So the answer is the blue jay.
 
-Its final response names the chosen option by its object, not its letter.
+Its final response names the chosen option by its object, not its letter. The ``stated`` style
+(``style: stated``) is the compact one with each pattern after its statement as the question
+writes it (``(1) The falcon is to the right of the blue jay: ?? blue jay ?? falcon ??.``), so
+that a step names the statement it is about instead of leaving it to its place.
 """
 
 from __future__ import annotations
@@ -78,7 +81,8 @@ class LogicalDeduction:
         self.update_style = update_style
         self.buckets = [str(n) for n in SEEN_SIZES + UNSEEN_SIZES]
         #: ``"paper"``: the paper's rationale; ``"compact"``: the same deduction in fewer
-        #: words, for a small model trained from scratch (module docstring)
+        #: words, for a small model trained from scratch; ``"stated"``: compact, with each
+        #: statement restated before its pattern (module docstring)
         self.style = style
         self.compact = style in ("compact", "stated")
         self.step_style = {"paper": PAPER, "compact": COMPACT, "stated": STATED}[style]
