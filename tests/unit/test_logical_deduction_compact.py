@@ -328,10 +328,12 @@ def test_improve_continues_a_partial_deduction() -> None:
     assert TASK.improve(p, bad, Feedback.ok(bad)) is None
 
 
-def test_check_never_raises_and_accepts_only_the_right_option() -> None:
+@pytest.mark.parametrize("style", ["compact", "stated"])
+def test_check_never_raises_and_accepts_only_the_right_option(style: str) -> None:
     rng = random.Random(3)
+    task = get_task("logical_deduction", style=style)
     p = problem()
-    text = FRUITS_GOLD
+    gold = text = task.solve(p).render()  # type: ignore[union-attr]
     for _ in range(400):  # random character edits
         i = rng.randrange(len(text))
         text = text[:i] + rng.choice("?.:() \n12aBk") + text[i + 1 :]
@@ -339,12 +341,12 @@ def test_check_never_raises_and_accepts_only_the_right_option() -> None:
             attempt = Attempt.parse(text)
         except FormatError:
             continue
-        fb = TASK.check(p, attempt)  # raises on a checker bug (check_text would hide it)
+        fb = task.check(p, attempt)  # raises on a checker bug (check_text would hide it)
         assert fb.correct == (fb.error_step is None)
         if fb.correct:
-            assert TASK.extract_answer(attempt, p) == p.answer
+            assert task.extract_answer(attempt, p) == p.answer
         if rng.random() < 0.3:
-            text = FRUITS_GOLD
+            text = gold
 
 
 # --- injected errors ---------------------------------------------------------------------------
@@ -412,16 +414,18 @@ def test_demo_configs_build_a_compact_task(quick: bool) -> None:
 
 
 @needs_data
+@pytest.mark.parametrize("style", ["compact", "stated"])
 @pytest.mark.parametrize("size", ["three", "five", "seven"])
-def test_bbh_questions_solve_and_check_in_the_compact_style(size: str) -> None:
+def test_bbh_questions_solve_and_check_in_the_compact_styles(size: str, style: str) -> None:
     examples = json.loads((BBH / f"logical_deduction_{size}_objects.json").read_text())["examples"]
     rng = random.Random(7)
+    task = get_task("logical_deduction", style=style)
     for ex in examples[::5]:
-        p = TASK.problem_from_text(ex["input"], ex["target"])
+        p = task.problem_from_text(ex["input"], ex["target"])
         assert p is not None
-        gold = TASK.solve(p)
-        assert gold is not None and TASK.check(p, gold).correct
-        assert TASK.extract_answer(gold, p) == ex["target"] and is_correct(TASK, p, gold.render())
-        bad, label = TASK.inject_error(p, gold, rng)  # type: ignore[misc]
-        fb = TASK.check(p, bad)
-        assert fb.error_step == label and TASK.improve(p, bad, fb) == gold
+        gold = task.solve(p)
+        assert gold is not None and task.check(p, gold).correct
+        assert task.extract_answer(gold, p) == ex["target"] and is_correct(task, p, gold.render())
+        bad, label = task.inject_error(p, gold, rng)  # type: ignore[misc]
+        fb = task.check(p, bad)
+        assert fb.error_step == label and task.improve(p, bad, fb) == gold
