@@ -11,9 +11,11 @@ step's first name and at later ones (docs/ablations.md §22).
 from __future__ import annotations
 
 import json
+import math
 import re
 import sys
 from collections import defaultdict
+from pathlib import Path
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -36,7 +38,7 @@ def main() -> None:
     task = get_task("logical_deduction", style="compact")
     vocab = tok.get_vocab()
     loss, mass, own = defaultdict(list), defaultdict(list), defaultdict(list)
-    for line in open(data).readlines()[:n]:
+    for line in Path(data).read_text().splitlines()[:n]:
         p = Problem(**json.loads(line))
         if not p.seen:
             continue
@@ -68,7 +70,7 @@ def main() -> None:
                 own["first" if first else "later"].append(lp[t - 1, s_ids].exp().sum().item())
     for k in loss:
         v = loss[k]
-        p_right = sum(torch.tensor(v).neg().exp().tolist()) / len(v)
+        p_right = sum(math.exp(-x) for x in v) / len(v)
         print(
             f"{k:9s} names n={len(v):4d} loss {sum(v) / len(v):.3f} p(right) {p_right:.2f} "
             f"mass on the question's names {sum(mass[k]) / len(mass[k]):.2f}"

@@ -58,6 +58,7 @@ from tripost.tasks.logical_deduction.model import (
     Translate,
     arrangement,
     find_object,
+    find_statement,
     join,
 )
 from tripost.trajectory import Step
@@ -168,8 +169,7 @@ def _statement(s: Scene, m: re.Match[str], text: str, index: int) -> Translate |
 
 def _stated(s: Scene, m: re.Match[str], text: str) -> Translate | str:
     """The pattern of the statement the step restates."""
-    wanted = " ".join(m["stmt"].split()).lower()
-    index = next((i for i, t in enumerate(s.statements) if t.lower() == wanted), None)
+    index = find_statement(s, m["stmt"])
     if index is None:
         return f'"{m["stmt"].strip()}" is not one of the statements'
     try:

@@ -531,6 +531,12 @@ def find_object(s: Scene, text: str) -> str | None:
     return next((o for o in s.objects if o.lower() == text.lower()), None)
 
 
+def find_statement(s: Scene, text: str) -> int | None:
+    """The index of the statement ``text`` restates (case aside), None if none."""
+    wanted = text.strip().lower()
+    return next((i for i, t in enumerate(s.statements) if t.lower() == wanted), None)
+
+
 def parse_step(s: Scene, text: str) -> Form:
     """The step's form (see the examples above this section), or a reason why it cannot be
     read, e.g. ``"the owl" is not one of the objects``."""
@@ -557,8 +563,7 @@ def parse_step(s: Scene, text: str) -> Form:
         p, said = int(m["p"]), text[text.index("which holds") :].rstrip(".")
         return Read(m["ref"], m["phrase"], p, name, f"is position {p}", said)
     if m := _TRANSLATE_RE.match(text):
-        wanted = m["stmt"].strip().lower()
-        index = next((i for i, t in enumerate(s.statements) if t.lower() == wanted), None)
+        index = find_statement(s, m["stmt"])
         if index is None:
             return f'"{m["stmt"]}" is not one of the statements'
         try:
