@@ -36,6 +36,12 @@ def copy_units(tokenizer) -> list[str]:
     return units
 
 
+def unit_pool(tokenizer, units: int, rng: random.Random) -> list[str]:
+    """``units`` of copy_units drawn at random (all of them when 0 or more than there are)."""
+    pool = copy_units(tokenizer)
+    return sorted(rng.sample(pool, units)) if 0 < units < len(pool) else pool
+
+
 def copy_samples(units: list[str], n: int, rng: random.Random) -> list[Sample]:
     """``n`` samples of random strings of ``units``, each string followed by a newline and its
     copy; the strings have weight 0 and the copies weight 1. A unit is its own segment (tokenised
@@ -53,16 +59,20 @@ def copy_samples(units: list[str], n: int, rng: random.Random) -> list[Sample]:
     return out
 
 
-def train_copying(policy: Policy, steps: int, sft: TrainConfig, seed: int) -> dict:
-    """``steps`` optimizer steps of copying (batch 16, constant LR 3e-3 after a 5% warm-up)
-    with the SFT stage's precision and log cadence; returns train_policy's figures."""
+def train_copying(
+    policy: Policy, steps: int, sft: TrainConfig, seed: int, lr: float = LR, units: int = 0
+) -> dict:
+    """``steps`` optimizer steps of copying (batch 16, constant ``lr`` after a 5% warm-up)
+    with the SFT stage's precision and log cadence; returns train_policy's figures. ``units``
+    > 0 draws the strings from that many of the vocabulary's tokens (a random choice)."""
     rng = random.Random(seed + 211)
-    samples = copy_samples(copy_units(policy.tokenizer), steps * BATCH_SIZE, rng)
+    pool = unit_pool(policy.tokenizer, units, rng)
+    samples = copy_samples(pool, steps * BATCH_SIZE, rng)
     cfg = TrainConfig(
         steps=steps,
         batch_size=BATCH_SIZE,
         micro_batch_size=BATCH_SIZE,
-        lr=LR,
+        lr=lr,
         warmup=0.05,
         min_lr_ratio=1.0,
         bf16=sft.bf16,
@@ -71,3 +81,9 @@ def train_copying(policy: Policy, steps: int, sft: TrainConfig, seed: int) -> di
     )
     log.info("copying stage: %d steps of random token strings and their copies", steps)
     return train_policy(policy, samples, cfg, seed + 211)
+
+
+def mixed_copy_samples(policy: Policy, n_task: int, share: float, seed: int) -> list[Sample]:
+    """Copying samples to add to ``n_task`` SFT samples so that they are ``share`` of the mix."""
+    n = round(n_task * share / (1.0 - share))
+    return copy_samples(copy_units(policy.tokenizer), n, random.Random(seed + 223))

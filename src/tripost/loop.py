@@ -34,7 +34,7 @@ from transformers.utils import logging as hf_logging
 
 from tripost import lmsi, processes
 from tripost.config import ConfigError, RunConfig, dump_config
-from tripost.copying import train_copying
+from tripost.copying import mixed_copy_samples, train_copying
 from tripost.editing import EditRecord, edit_rollouts
 from tripost.evaluation import bucket_rows, outcome_json, result_rows, self_improve
 from tripost.experts import build_feedback, build_improvement
@@ -451,8 +451,12 @@ def train_sft(rd: RunDir, task: Task, cfg: RunConfig) -> dict:
         policy.model.to(resolve_device(m.device))
     stats = {}
     if not m.path and m.tiny.copy_steps:
-        copy = train_copying(policy, m.tiny.copy_steps, cfg.sft, cfg.seed)
+        copy = train_copying(policy, m.tiny.copy_steps, cfg.sft, cfg.seed, lr=m.tiny.copy_lr)
         stats = {f"copy_{k}": v for k, v in copy.items()}
+    if not m.path and m.tiny.copy_mix and samples:
+        extra = mixed_copy_samples(policy, len(samples), m.tiny.copy_mix, cfg.seed)
+        stats["copy_mix_samples"] = len(extra)
+        samples = samples + extra
     if cfg.sft.steps != 0:
         stats |= train_policy(policy, samples, cfg.sft, cfg.seed, prompt_format(cfg, policy))
     save_checkpoint(rd, policy, "sft", cfg)

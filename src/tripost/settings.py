@@ -83,6 +83,20 @@ class TinyModelConfig(BaseModel):
         "followed by its copy, loss on the copies (batch 16, lr 3e-3), so that the model can repeat "
         "a name or number of its context before it learns the task (0 = none)",
     )
+    copy_lr: float = Field(
+        3e-3,
+        gt=0.0,
+        description="the copying stage's learning rate (3e-3 installs copying at d=128 within 600 "
+        "steps; at d=256 it does not, and 1e-3 does: docs/ablations.md §23)",
+    )
+    copy_mix: float = Field(
+        0.0,
+        ge=0.0,
+        lt=1.0,
+        description="the share of SFT samples that are copying samples like the copying stage's "
+        "(random token strings and their copies), so that SFT keeps the copying it installed "
+        "(0 = none)",
+    )
 
     @model_validator(mode="after")
     def _heads_divide_width(self) -> TinyModelConfig:

@@ -161,8 +161,11 @@ def test_word_tokenizer_run_takes_its_words_from_the_training_texts(tmp_path, to
 
 def test_copy_stage_runs_before_sft_with_the_word_tokenizer(tmp_path, toy_registry):
     over = {"model.tiny.tokenizer": "word", "model.tiny.copy_steps": 4, "methods": ["sft"]}
+    over["model.tiny.copy_mix"] = 0.2
     cfg = load_config(None, {**TINY, **over, "sft.steps": 5, "iterations": 0})
     report = run_tripost(cfg, tmp_path)
     sft = json.loads((tmp_path / "manifest.json").read_text())["stages"]["sft"]
     assert sft["copy_steps"] == 4 and sft["copy_tokens"] >= 4 * 16 * 200 and sft["steps"] == 5
+    n_train = len((tmp_path / "data" / "train.jsonl").read_text().splitlines())
+    assert sft["copy_mix_samples"] == round(n_train * 0.2 / 0.8)
     assert [r["method"] for r in report["results"]] == ["sft"] * len(report["results"])

@@ -1,6 +1,6 @@
 import random
 
-from tripost.copying import copy_samples, copy_units
+from tripost.copying import copy_samples, copy_units, mixed_copy_samples, unit_pool
 from tripost.policy.model import TinyModelConfig, build_tiny_policy
 from tripost.training import encode_sample
 
@@ -35,3 +35,21 @@ def test_the_loss_is_on_the_copies_and_each_copy_repeats_its_string():
     many = copy_samples(copy_units(tok), 20, random.Random(1))
     drawn = {t for s in many for t in encode_sample(s, tok, 4096)[0]}
     assert len(drawn) > 90 and tok.convert_tokens_to_ids("blue") in drawn
+
+
+def test_the_mixed_copy_samples_are_their_share_of_the_sft_mix():
+    policy = build_tiny_policy(TinyModelConfig(tokenizer="word"), texts=TEXTS)
+    extra = mixed_copy_samples(policy, 300, 0.25, seed=0)
+    assert len(extra) == 100  # 100 of 400 samples
+    assert mixed_copy_samples(policy, 300, 0.25, seed=0) == extra  # the run's seed fixes them
+    assert mixed_copy_samples(policy, 300, 0.25, seed=1) != extra
+
+
+def test_a_unit_pool_is_a_random_subset_of_the_units_or_all_of_them():
+    tok = build_tiny_policy(TinyModelConfig(tokenizer="number"), texts=TEXTS).tokenizer
+    units = copy_units(tok)
+    pool = unit_pool(tok, 50, random.Random(0))
+    assert len(pool) == len(set(pool)) == 50 and set(pool) < set(units)
+    assert pool != unit_pool(tok, 50, random.Random(1))
+    assert unit_pool(tok, 0, random.Random(0)) == units
+    assert unit_pool(tok, len(units) + 1, random.Random(0)) == units
