@@ -15,7 +15,7 @@ import math
 import torch
 
 from tripost.config import load_config
-from tripost.copying import copy_units, train_copying
+from tripost.copying import LR, copy_units, train_copying
 from tripost.loop import gold_samples, load_problems
 from tripost.policy.model import build_tiny_policy
 from tripost.rundir import RunDir
@@ -26,7 +26,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("run", help="a run directory with config.yaml and data/train.jsonl")
     ap.add_argument("--steps", type=int, default=400)
-    ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--lr", type=float, default=LR)
     ap.add_argument("--units", type=int, default=0, help="0: every ordinary token")
     ap.add_argument("--seed", type=int, default=None, help="default: the run's")
     args = ap.parse_args()

@@ -20,7 +20,7 @@ from tripost.training import Sample, TrainConfig, train_policy
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 16
-LR = 3e-3
+LR = 1e-3  # model.tiny.copy_lr's default
 MIN_LEN, MAX_LEN = 4, 16  # tokens per string
 SAMPLE_TOKENS = 200  # about this many tokens of (string, copy) pairs per sample
 

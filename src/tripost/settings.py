@@ -80,14 +80,15 @@ class TinyModelConfig(BaseModel):
         0,
         ge=0,
         description="optimizer steps of a copying stage before SFT: strings of random tokens, each "
-        "followed by its copy, loss on the copies (batch 16, lr 3e-3), so that the model can repeat "
-        "a name or number of its context before it learns the task (0 = none)",
+        "followed by its copy, loss on the copies (batch 16, lr `copy_lr`), so that the model can "
+        "repeat a name or number of its context before it learns the task (0 = none)",
     )
     copy_lr: float = Field(
-        3e-3,
+        1e-3,
         gt=0.0,
-        description="the copying stage's learning rate (3e-3 installs copying at d=128 within 600 "
-        "steps; at d=256 it does not, and 1e-3 does: docs/ablations.md §23)",
+        description="the copying stage's learning rate (1e-3 installs copying within 600 steps at "
+        "d=128 and d=256; 3e-3 does it unreliably at d=128 and not at all at d=256: "
+        "docs/ablations.md §23-§24)",
     )
     copy_mix: float = Field(
         0.0,
