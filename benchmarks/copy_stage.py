@@ -15,7 +15,7 @@ import math
 import torch
 
 from tripost.config import load_config
-from tripost.copying import LR, copy_units, train_copying
+from tripost.copying import copy_units, train_copying
 from tripost.loop import gold_samples, load_problems
 from tripost.policy.model import build_tiny_policy
 from tripost.rundir import RunDir
@@ -26,13 +26,14 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("run", help="a run directory with config.yaml and data/train.jsonl")
     ap.add_argument("--steps", type=int, default=400)
-    ap.add_argument("--lr", type=float, default=LR)
+    ap.add_argument("--lr", type=float, default=None, help="default: the run's copy_lr")
     ap.add_argument("--units", type=int, default=0, help="0: every ordinary token")
     ap.add_argument("--seed", type=int, default=None, help="default: the run's")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     cfg = load_config(f"{args.run}/config.yaml", {})
     seed = cfg.seed if args.seed is None else args.seed
+    lr = cfg.model.tiny.copy_lr if args.lr is None else args.lr
     torch.set_num_threads(cfg.model.threads or 2)
     task = get_task(cfg.task, **cfg.task_options)
     rd = RunDir(args.run, writer=False)
@@ -42,9 +43,9 @@ def main() -> None:
     n = min(n, args.units) if args.units else n
     print(
         f"vocabulary {len(policy.tokenizer)}, strings from {n} tokens (chance about "
-        f"{math.log(n):.2f}), d={cfg.model.tiny.hidden_size}, lr {args.lr}, seed {seed}"
+        f"{math.log(n):.2f}), d={cfg.model.tiny.hidden_size}, lr {lr}, seed {seed}"
     )
-    out = train_copying(policy, args.steps, cfg.sft, seed, lr=args.lr, units=args.units)
+    out = train_copying(policy, args.steps, cfg.sft, seed, lr=lr, units=args.units)
     print(
         f"final copy loss {out['final_loss']:.3f} after {args.steps} steps, {out['seconds']:.0f} s"
     )

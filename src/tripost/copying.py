@@ -20,7 +20,6 @@ from tripost.training import Sample, TrainConfig, train_policy
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 16
-LR = 1e-3  # model.tiny.copy_lr's default
 MIN_LEN, MAX_LEN = 4, 16  # tokens per string
 SAMPLE_TOKENS = 200  # about this many tokens of (string, copy) pairs per sample
 
@@ -60,7 +59,7 @@ def copy_samples(units: list[str], n: int, rng: random.Random) -> list[Sample]:
 
 
 def train_copying(
-    policy: Policy, steps: int, sft: TrainConfig, seed: int, lr: float = LR, units: int = 0
+    policy: Policy, steps: int, sft: TrainConfig, seed: int, lr: float, units: int = 0
 ) -> dict:
     """``steps`` optimizer steps of copying (batch 16, constant ``lr`` after a 5% warm-up)
     with the SFT stage's precision and log cadence; returns train_policy's figures. ``units``
