@@ -340,7 +340,9 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         with _bars_and_logs():
-            return COMMANDS[args.command](args)
+            code = COMMANDS[args.command](args)
+        processes.close()
+        return code
     except (ConfigError, ValueError) as e:
         return _error(str(e))
     except OSError as e:  # a directory, an unreadable file, a full disk...

@@ -101,6 +101,20 @@ def _group():
     return _GROUP
 
 
+def close() -> None:
+    """Leave the process group at the end of a command under ``accelerate launch``, so that its
+    threads stop before the interpreter tears down: a rank that exited with them running was
+    once seen to abort after a finished run (``terminate called without an active exception``,
+    exit code -6, the launcher then failing the whole command)."""
+    if world_size() == 1:
+        return
+    import torch.distributed as dist
+
+    if dist.is_initialized():
+        dist.barrier(group=_group())  # no rank leaves while another still talks to it
+        dist.destroy_process_group()
+
+
 def barrier() -> None:
     if world_size() > 1:
         import torch.distributed as dist
