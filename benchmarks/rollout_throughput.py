@@ -2,7 +2,7 @@
 of the ``server`` backend (an inference server started from a command template, default
 ``transformers serve`` with continuous batching), against the reference code's configuration
 (HF ``generate``, float32, batch 4), on the same model and prompts, measured alternately
-(medians over repeats, ratios per repeat).
+(medians over repeats, ratios per repeat), after one untimed warm-up batch of each engine.
 
     python benchmarks/rollout_throughput.py --model tiny --device cpu            # the demo's model
     python benchmarks/rollout_throughput.py --model llama-1.5b --device cuda     # a GPU
@@ -114,9 +114,11 @@ def main() -> None:
             served = stack.enter_context(ctx)
             run_server(served, texts[:2], 2, 8, 0, work)  # start, set up its cache: not timed
             rates[server_name] = []
+        for policy, engine, batch in configs.values():  # untimed warm-up of each engine
+            policy.model.eval()
+            run(policy, ids[:batch], engine, batch, 8, args.device, 0)
         for r in range(args.repeats):
             for name, (policy, engine, batch) in configs.items():
-                policy.model.eval()
                 rate = run(policy, ids, engine, batch, args.max_new_tokens, args.device, r)
                 rates[name].append(rate)
             if served is not None:

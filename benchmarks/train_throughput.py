@@ -20,7 +20,7 @@ import statistics
 import torch
 from bench_models import TASK, build_model, machine
 
-from tripost.hostspeed import matmul_gflops
+from tripost.hostspeed import bf16_pays, matmul_gflops
 from tripost.policy.model import Policy, lora_config
 from tripost.training import Sample, TrainConfig, train_policy
 from tripost.trajectory import render_prompt
@@ -52,9 +52,12 @@ def main() -> None:
     ap.add_argument("--gradient-checkpointing", action="store_true")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    peak = matmul_gflops(args.device)
+    # MFU against the peak of the dtype training computes in: bf16 autocast falls back to
+    # float32 where bf16 is emulated (an AVX2 CPU)
+    dtype = torch.bfloat16 if bf16_pays(torch.device(args.device).type) else torch.float32
+    peak = matmul_gflops(args.device, dtype)
     data = samples(args.batch * args.steps)
-    print(f"machine: {machine(args.device)}; bf16 matmul {peak:,.0f} GFLOP/s")
+    print(f"machine: {machine(args.device)}; {str(dtype)[6:]} matmul {peak:,.0f} GFLOP/s")
     policies: dict[str, Policy] = {}
     for mode in args.modes.split(","):
         lora = mode == "lora"
@@ -69,10 +72,10 @@ def main() -> None:
         policies[mode] = policy
     results: dict[str, list[float]] = {m: [] for m in policies}
     flops_per_token: dict[str, float] = {}
-    for _ in range(args.repeats):
+    for r in range(-1, args.repeats):  # repeat -1: one untimed step per mode (kernels, allocator)
         for mode, policy in policies.items():
             cfg = TrainConfig(
-                steps=args.steps,
+                steps=args.steps if r >= 0 else 1,
                 batch_size=args.batch,
                 micro_batch_size=args.micro_batch,
                 lr=1e-5,
@@ -82,6 +85,8 @@ def main() -> None:
                 gradient_checkpointing=args.gradient_checkpointing,
             )
             stats = train_policy(policy, data, cfg)
+            if r < 0:
+                continue
             results[mode].append(stats["tokens"] / stats["seconds"])
             base = policy.model.get_base_model() if mode == "lora" else policy.model
             c = base.config
