@@ -115,6 +115,11 @@ class ExpertConfig(_Strict):
     feedback: Literal["scripted", "llm"] = Field("scripted", description="feedback module")
     improvement: Literal["scripted", "llm"] = Field("scripted", description="improvement module")
     max_rounds: int = Field(5, ge=1, description="IMP -> FBK rounds before a rollout is dropped")
+    accept_right_answers: bool = Field(
+        False,
+        description="an attempt whose final answer is right is correct without the expert's step "
+        "check (the reference code's rule; default: the expert judges every step)",
+    )
     llm: LLMConfig = Field(
         default_factory=LLMConfig,
         description="LLM expert settings (see docs/llm_expert.md); the run directory's llm_cache/ "

@@ -539,7 +539,7 @@ def _llm_settings(rd: RunDir, cfg: RunConfig):
 def edit_stage(rd: RunDir, task: Task, cfg: RunConfig, it: str) -> dict:
     rows = rd.read_jsonl(f"{it}/rollouts.jsonl")
     llm = _llm_settings(rd, cfg)
-    fbk = build_feedback(cfg.expert.feedback, task, llm)
+    fbk = build_feedback(cfg.expert.feedback, task, llm, cfg.expert.accept_right_answers)
     imp = build_improvement(cfg.expert.improvement, task, llm)
     records = edit_rollouts(
         [Problem.from_json(r["problem"]) for r in rows],

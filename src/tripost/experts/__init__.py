@@ -11,19 +11,26 @@ from tripost.experts.base import (
     ImprovementModule,
     ImprovementResult,
 )
+from tripost.experts.gate import RightAnswerGate
 from tripost.experts.scripted import ScriptedFeedback, ScriptedImprovement
 from tripost.tasks.base import Task
 
 
-def build_feedback(kind: str, task: Task, llm: Any = None) -> FeedbackModule:
-    """``kind`` is ``scripted`` or ``llm``; ``llm`` is the LLM section of the config."""
+def build_feedback(
+    kind: str, task: Task, llm: Any = None, accept_right_answers: bool = False
+) -> FeedbackModule:
+    """``kind`` is ``scripted`` or ``llm``; ``llm`` is the LLM section of the config. With
+    ``accept_right_answers`` an attempt whose final answer is right is correct without asking
+    the module (:mod:`tripost.experts.gate`)."""
     if kind == "scripted":
-        return ScriptedFeedback(task)
-    if kind == "llm":
+        fbk: FeedbackModule = ScriptedFeedback(task)
+    elif kind == "llm":
         from tripost.experts.llm import LLMFeedback
 
-        return LLMFeedback(task, llm)
-    raise ValueError(f"unknown feedback module {kind!r}; use 'scripted' or 'llm'")
+        fbk = LLMFeedback(task, llm)
+    else:
+        raise ValueError(f"unknown feedback module {kind!r}; use 'scripted' or 'llm'")
+    return RightAnswerGate(fbk, task) if accept_right_answers else fbk
 
 
 def build_improvement(kind: str, task: Task, llm: Any = None) -> ImprovementModule:
