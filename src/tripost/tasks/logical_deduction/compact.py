@@ -67,6 +67,7 @@ _GIVEN_RE = re.compile(r"Given: (?P<pat>[^\n]*?)\.?")
 _STATED_RE = re.compile(r"(?P<stmt>[^:\n]+): (?P<pat>[^\n]*?)\.?")
 _FROM_RE = re.compile(r"From (?P<refs>\(\d+\)(?:(?:, | and )\(\d+\))*): (?P<arr>[^\n]*?)\.?")
 _POSITION_RE = re.compile(r"Position (?P<p>\d+): (?P<obj>[^\n]*?)\.?")
+_PHRASED_RE = re.compile(r"(?P<phrase>[^:\n]+?) is position (?P<p>\d+): (?P<obj>[^\n]*?)\.?")
 _ANSWER_RE = re.compile(
     r"(?P<claim>.*?)\s*(?P<so>so the answer is (?P<words>[^\n]*?))\.?", re.I | re.S
 )
@@ -97,6 +98,14 @@ def read_compact(s: Scene, ref: str, phrase: str, p: int, name: str) -> str:
     """``Position 2: blue jay.``: the ordering read is the latest, the position words are the
     options'."""
     return f"Position {p}: {name}."
+
+
+def read_phrased(s: Scene, ref: str, phrase: str, p: int, name: str) -> str:
+    """``the cheapest is position 5: minivan.``: the options' position words, then the
+    position they mean (counted from the first end) and its object in the latest ordering. The
+    position is written next to the words it is read from, not only in the options far above
+    (docs/ablations.md §25)."""
+    return f"{phrase} is position {p}: {name}."
 
 
 def option_object(s: Scene, letter: str) -> str:
@@ -131,7 +140,13 @@ def parse_stated(s: Scene, steps: Sequence[Step]) -> list[Form]:
     return _parse(s, steps, stated=True)
 
 
-def _parse(s: Scene, steps: Sequence[Step], stated: bool) -> list[Form]:
+def parse_phrased(s: Scene, steps: Sequence[Step]) -> list[Form]:
+    """As :func:`parse_compact`, for the ``phrased`` style: a reading names the options'
+    position words before the position (``the cheapest is position 5: minivan.``)."""
+    return _parse(s, steps, stated=False, phrased=True)
+
+
+def _parse(s: Scene, steps: Sequence[Step], stated: bool, phrased: bool = False) -> list[Form]:
     forms: list[Form] = []
     orderings: dict[str, dict[str, int]] = {}  # label -> placements, of the placements so far
     latest: str | None = None  # the label of the latest placement
@@ -143,8 +158,10 @@ def _parse(s: Scene, steps: Sequence[Step], stated: bool) -> list[Form]:
             form = _placement(s, m, orderings)
             if isinstance(form, Place):
                 orderings[step.label], latest = form.facts, step.label
-        elif m := _POSITION_RE.fullmatch(text):
+        elif not phrased and (m := _POSITION_RE.fullmatch(text)):
             form = _reading(s, m, text, latest)
+        elif phrased and (m := _PHRASED_RE.fullmatch(text)):
+            form = _reading(s, m, text, latest, m["phrase"])
         elif not stated and (m := _GIVEN_RE.fullmatch(text)):
             form = _statement(s, m, text, statements)
             statements += isinstance(form, Translate)
@@ -193,11 +210,14 @@ def _placement(s: Scene, m: re.Match[str], orderings: dict[str, dict[str, int]])
     return Place(refs, [(name, p, m["arr"]) for name, p in new], facts, m["arr"])
 
 
-def _reading(s: Scene, m: re.Match[str], text: str, latest: str | None) -> Read | str:
+def _reading(
+    s: Scene, m: re.Match[str], text: str, latest: str | None, phrase: str | None = None
+) -> Read | str:
     name = find_object(s, m["obj"])
     if name is None:
         return f'"{m["obj"]}" is not one of the objects'
-    return Read(latest, None, int(m["p"]), name, f"Position {m['p']}", text.rstrip("."))
+    at = f"Position {m['p']}" if phrase is None else f"is position {m['p']}"
+    return Read(latest, phrase, int(m["p"]), name, at, text.rstrip("."))
 
 
 def answer_words(final: str) -> str | None:
@@ -259,5 +279,18 @@ STATED = StepStyle(
     final_compact,
     option_object,
     parse_stated,
+    read_final_compact,
+)
+
+#: the ``phrased`` step forms: the compact ones, a reading naming the options' position words
+#: before the position (``the cheapest is position 5: minivan.``)
+PHRASED = StepStyle(
+    lambda pattern, domain: pattern.bare(),
+    translate_compact,
+    place_compact,
+    read_phrased,
+    final_compact,
+    option_object,
+    parse_phrased,
     read_final_compact,
 )

@@ -41,7 +41,13 @@ import re
 
 from tripost.tasks.base import check_task_options
 from tripost.tasks.logical_deduction.check import continue_deduction, first_error
-from tripost.tasks.logical_deduction.compact import COMPACT, STATED, answer_letter, answer_words
+from tripost.tasks.logical_deduction.compact import (
+    COMPACT,
+    PHRASED,
+    STATED,
+    answer_letter,
+    answer_words,
+)
 from tripost.tasks.logical_deduction.generate import inject, position_predicate, unique_statements
 from tripost.tasks.logical_deduction.model import (
     DOMAINS,
@@ -58,7 +64,7 @@ log = logging.getLogger(__name__)
 
 SEEN_SIZES = (3, 5)
 UNSEEN_SIZES = (7,)
-STYLES = ("paper", "compact", "stated")
+STYLES = ("paper", "compact", "stated", "phrased")
 
 
 # --- the task --------------------------------------------------------------------------------
@@ -82,10 +88,16 @@ class LogicalDeduction:
         self.buckets = [str(n) for n in SEEN_SIZES + UNSEEN_SIZES]
         #: ``"paper"``: the paper's rationale; ``"compact"``: the same deduction in fewer
         #: words, for a small model trained from scratch; ``"stated"``: compact, with each
-        #: statement restated before its pattern (module docstring)
+        #: statement restated before its pattern; ``"phrased"``: compact, with the reading
+        #: naming the options' position words before the position (module docstring)
         self.style = style
-        self.compact = style in ("compact", "stated")
-        self.step_style = {"paper": PAPER, "compact": COMPACT, "stated": STATED}[style]
+        self.compact = style in ("compact", "stated", "phrased")
+        self.step_style = {
+            "paper": PAPER,
+            "compact": COMPACT,
+            "stated": STATED,
+            "phrased": PHRASED,
+        }[style]
 
     def generate(self, rng: random.Random, split: str) -> Problem:
         """A random scene of the split's size with statements added until one order remains;
