@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.digest import behaviour_digest
+from tests.ld_questions import BIRDS, HEADER
 from tripost.cli import demo_config_path
 from tripost.config import load_config
 from tripost.editing import IMPROVED, check_update
@@ -28,16 +29,6 @@ needs_data = pytest.mark.skipif(not BBH.exists(), reason="../shared/data/bbh is 
 
 TASK = get_task("logical_deduction", style="compact")
 PAPER_TASK = get_task("logical_deduction")
-HEADER = (
-    "The following paragraphs each describe a set of {} objects arranged in a fixed order. "
-    "The statements are logically consistent within each paragraph. "
-)
-BIRDS = HEADER.format("three") + (
-    "On a branch, there are three birds: a blue jay, a quail, and a falcon. The falcon is to the "
-    "right of the blue jay. The blue jay is to the right of the quail.\nOptions:\n(A) The blue "
-    "jay is the second from the left\n(B) The quail is the second from the left\n(C) The falcon "
-    "is the second from the left"
-)
 BIRDS_GOLD = """\
 (1) Given: ?? blue jay ?? falcon ??.
 (2) Given: ?? quail ?? blue jay ??.

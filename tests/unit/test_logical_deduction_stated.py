@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.ld_questions import BIRDS
 from tripost.editing import check_update
 from tripost.tasks import check_text, get_task
 from tripost.tasks.logical_deduction.compact import COMPACT, STATED
@@ -20,14 +21,6 @@ needs_data = pytest.mark.skipif(not BBH.exists(), reason="../shared/data/bbh is 
 
 TASK = get_task("logical_deduction", style="stated")
 COMPACT_TASK = get_task("logical_deduction", style="compact")
-BIRDS = (
-    "The following paragraphs each describe a set of three objects arranged in a fixed order. "
-    "The statements are logically consistent within each paragraph. On a branch, there are "
-    "three birds: a blue jay, a quail, and a falcon. The falcon is to the right of the blue "
-    "jay. The blue jay is to the right of the quail.\nOptions:\n(A) The blue jay is the second "
-    "from the left\n(B) The quail is the second from the left\n(C) The falcon is the second "
-    "from the left"
-)
 BIRDS_GOLD = """\
 (1) The falcon is to the right of the blue jay: ?? blue jay ?? falcon ??.
 (2) The blue jay is to the right of the quail: ?? quail ?? blue jay ??.
