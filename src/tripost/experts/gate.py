@@ -31,12 +31,12 @@ class RightAnswerGate:
     def give_feedback(self, problems: list[Problem], attempts: list[str]) -> list[FeedbackResult]:
         right = [is_correct(self.task, p, a) for p, a in zip(problems, attempts)]
         rest = [i for i, r in enumerate(right) if not r]
-        asked = self.inner.give_feedback([problems[i] for i in rest], [attempts[i] for i in rest])
-        out: list[FeedbackResult | None] = [None] * len(problems)
-        for i, res in zip(rest, asked):
-            out[i] = res
-        for i, r in enumerate(right):
-            if r:  # is_correct parsed it, so it parses
-                out[i] = FeedbackResult(Feedback.ok(Attempt.parse(attempts[i].strip("\n"))))
-                self.stats.extra["accepted_by_answer"] += 1
-        return out  # type: ignore[return-value]
+        asked = iter(
+            self.inner.give_feedback([problems[i] for i in rest], [attempts[i] for i in rest])
+        )
+        self.stats.extra["accepted_by_answer"] += len(problems) - len(rest)
+        # is_correct parsed a right attempt, so it parses
+        return [
+            FeedbackResult(Feedback.ok(Attempt.parse(a.strip("\n")))) if r else next(asked)
+            for a, r in zip(attempts, right)
+        ]
