@@ -319,7 +319,7 @@ def test_improve_continues_a_partial_deduction() -> None:
     assert TASK.improve(p, bad, Feedback.ok(bad)) is None
 
 
-@pytest.mark.parametrize("style", ["compact", "stated", "phrased"])
+@pytest.mark.parametrize("style", ["compact", "stated", "phrased", "stepwise"])
 def test_check_never_raises_and_accepts_only_the_right_option(style: str) -> None:
     rng = random.Random(3)
     task = get_task("logical_deduction", style=style)
@@ -405,7 +405,7 @@ def test_demo_configs_build_a_compact_task(quick: bool) -> None:
 
 
 @needs_data
-@pytest.mark.parametrize("style", ["compact", "stated", "phrased"])
+@pytest.mark.parametrize("style", ["compact", "stated", "phrased", "stepwise"])
 @pytest.mark.parametrize("size", ["three", "five", "seven"])
 def test_bbh_questions_solve_and_check_in_the_compact_styles(size: str, style: str) -> None:
     examples = json.loads((BBH / f"logical_deduction_{size}_objects.json").read_text())["examples"]

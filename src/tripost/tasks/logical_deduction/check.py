@@ -277,6 +277,10 @@ def continue_deduction(
         if found is None:
             return None
         subset, forced = found
+        if style.one_place:  # a name the cited statements mention first, then by position
+            named = {o for i in subset for o in s.patterns[i].names}
+            first = min(forced, key=lambda o: (o not in named, forced[o]))
+            forced = {first: forced[first]}
         cite = refs + [progress.translated[i] for i in subset]
         known = {**known, **forced}
         refs = [add(style.place(s, cite, forced, known))]

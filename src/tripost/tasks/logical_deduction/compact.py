@@ -44,6 +44,7 @@ object the last reading found.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Sequence
 
@@ -294,3 +295,8 @@ PHRASED = StepStyle(
     parse_phrased,
     read_final_compact,
 )
+
+#: the ``stepwise`` step forms: the phrased ones, each placement adding one object (the first
+#: in order of those its cited steps force), so that a step writes one new name and copies the
+#: rest of the ordering it cites
+STEPWISE = dataclasses.replace(PHRASED, one_place=True)

@@ -30,7 +30,11 @@ words a step repeats from the question or from itself, for a small model trained
 Its final response names the chosen option by its object, not its letter. The ``stated`` style
 (``style: stated``) is the compact one with each pattern after its statement as the question
 writes it (``(1) The falcon is to the right of the blue jay: ?? blue jay ?? falcon ??.``), so
-that a step names the statement it is about instead of leaving it to its place.
+that a step names the statement it is about instead of leaving it to its place. The ``phrased``
+style (``style: phrased``) reads the asked position after the options' words for it (``(4) the
+second from the left is position 2: blue jay.``); ``stepwise`` is ``phrased`` with one object
+placed per step (``(3) From (1) and (2): quail ? ?.``), each placement copying the ordering it
+cites and adding one name.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ from tripost.tasks.logical_deduction.compact import (
     COMPACT,
     PHRASED,
     STATED,
+    STEPWISE,
     answer_letter,
     answer_words,
 )
@@ -64,7 +69,7 @@ log = logging.getLogger(__name__)
 
 SEEN_SIZES = (3, 5)
 UNSEEN_SIZES = (7,)
-STYLES = ("paper", "compact", "stated", "phrased")
+STYLES = ("paper", "compact", "stated", "phrased", "stepwise")
 
 
 # --- the task --------------------------------------------------------------------------------
@@ -89,14 +94,16 @@ class LogicalDeduction:
         #: ``"paper"``: the paper's rationale; ``"compact"``: the same deduction in fewer
         #: words, for a small model trained from scratch; ``"stated"``: compact, with each
         #: statement restated before its pattern; ``"phrased"``: compact, with the reading
-        #: naming the options' position words before the position (module docstring)
+        #: naming the options' position words before the position; ``"stepwise"``: phrased,
+        #: one object placed per step (module docstring)
         self.style = style
-        self.compact = style in ("compact", "stated", "phrased")
+        self.compact = style in ("compact", "stated", "phrased", "stepwise")
         self.step_style = {
             "paper": PAPER,
             "compact": COMPACT,
             "stated": STATED,
             "phrased": PHRASED,
+            "stepwise": STEPWISE,
         }[style]
 
     def generate(self, rng: random.Random, split: str) -> Problem:
