@@ -7,6 +7,9 @@ step's first name and at later ones (docs/ablations.md §22).
 
     python benchmarks/ld_names.py runs/ld_X/checkpoints/sft runs/ld_X/data/eval.jsonl 60 [STYLE]
 
+For the ``From`` steps' names also, by how many steps the placement cites: those copied from a
+cited ordering and those it places new (docs/ablations.md §26).
+
 Also the probability of the right position number where the reading writes it (``Position 5``
 in the ``compact`` style, ``the cheapest is position 5`` in ``phrased``; STYLE, default
 ``compact``, is the style of the run's rationales), and on how many rationales it is above 0.5.
@@ -44,6 +47,7 @@ def main() -> None:
     vocab = tok.get_vocab()
     loss, mass, own = defaultdict(list), defaultdict(list), defaultdict(list)
     position: list[float] = []
+    placed: dict[tuple[str, int], list[float]] = defaultdict(list)  # (copied/new, refs) -> p
     for line in Path(data).read_text().splitlines()[:n]:
         p = Problem(**json.loads(line))
         if not p.seen:
@@ -62,12 +66,20 @@ def main() -> None:
         at = [m.start(1) for m in re.finditer(r"(?:Position|is position) (\d+)", text)][-1]
         t = next(t for t in range(start, len(ids)) if offsets[t][0] <= at < offsets[t][1])
         position.append(lp[t - 1, ids[t]].exp().item())
+        orderings: dict[str, str] = {}  # label -> the ordering a placement writes
+        for m in re.finditer(r"^\((\d+)\) From ([^:]*): (.*)$", text[len(prompt) :], re.M):
+            orderings[m[1]] = m[3]
         for t in range(start, len(ids)):
             a, b = offsets[t]
             w = text[a:b]
             if not (w.isalpha() and len(w) > 1 and w not in NOT_NAMES):
                 continue
             head = text[text.rfind("\n", 0, a) + 1 : a]
+            if m := re.match(r"\(\d+\) From ([^:]*): ", head):
+                refs = re.findall(r"\((\d+)\)", m[1])
+                cited = " ".join(orderings.get(r, "") for r in refs).split()
+                kind = "copied" if w in cited else "new"
+                placed[(kind, min(len(refs), 4))].append(lp[t - 1, ids[t]].exp().item())
             kinds = ("Given", "Position", "From", "Final")  # "from" is in position words
             kind = next((k for k in kinds if k.lower() in head.lower()), "other")
             loss[kind].append(-lp[t - 1, ids[t]].item())
@@ -89,6 +101,11 @@ def main() -> None:
         f"the reading's position number: p(right) {sum(position) / len(position):.2f}, above 0.5 "
         f"in {sum(x > 0.5 for x in position)} of {len(position)}"
     )
+    for (kind, refs), v in sorted(placed.items()):
+        more = "+" if refs == 4 else ""
+        print(
+            f"From, {kind} names, {refs}{more} cited steps: p(right) {sum(v) / len(v):.2f} n={len(v)}"
+        )
     for k, v in own.items():
         print(
             f"Given, {k} name: mass on its own statement's names {sum(v) / len(v):.2f} n={len(v)}"

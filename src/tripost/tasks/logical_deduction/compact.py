@@ -296,7 +296,7 @@ PHRASED = StepStyle(
     read_final_compact,
 )
 
-#: the ``stepwise`` step forms: the phrased ones, each placement adding one object (the first
-#: in order of those its cited steps force), so that a step writes one new name and copies the
-#: rest of the ordering it cites
+#: the ``stepwise`` step forms: the phrased ones, each placement adding one of the objects its
+#: cited steps force (:attr:`StepStyle.one_place`), so that a step writes one new name and
+#: copies the rest of the ordering it cites
 STEPWISE = dataclasses.replace(PHRASED, one_place=True)

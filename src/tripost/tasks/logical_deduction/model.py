@@ -609,7 +609,8 @@ class StepStyle:
     option: Callable[[Scene, str], str]  # how "So the answer is" names an option (its letter)
     parse: Callable[[Scene, Sequence[Step]], list[Form]]  # the forms of the numbered steps
     answer: Callable[[Scene, str], Answer | str]  # the final response's option, or why none
-    #: place one object per step (the first in order) where the cited steps force several
+    #: place one object per step where the cited steps force several (one the cited statements
+    #: name before one they do not, then the lowest position)
     one_place: bool = False
 
 

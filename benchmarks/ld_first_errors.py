@@ -1,0 +1,71 @@
+"""Where a logical-deduction model's answers first go wrong: the scripted checker's first wrong
+step of each seen first attempt in a run's evaluation, counted by the step's kind (a ``Given``
+pattern, a ``From`` placement by how many steps it cites, the reading, the final response), and
+how many of those attempts still end with the right answer (docs/ablations.md §26).
+
+    python benchmarks/ld_first_errors.py runs/ld_X [METHOD]   # METHOD: eval/METHOD.jsonl, default sft
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections import Counter
+from pathlib import Path
+
+from tripost.config import load_config
+from tripost.tasks import get_task
+from tripost.trajectory import FINAL, Attempt, Problem
+
+
+def kind(text: str, label: str) -> str:
+    if label == FINAL:
+        return "final response"
+    if text.startswith("Given"):
+        return "Given"
+    if m := re.match(r"From ([^:]*):", text):
+        refs = len(re.findall(r"\(\d+\)", m[1]))
+        return f"From, {min(refs, 4)}{'+' if refs >= 4 else ''} cited"
+    return "reading"
+
+
+def count(run: Path, method: str = "sft") -> tuple[Counter[str], Counter[str], int]:
+    """(attempts by the kind of their first wrong step, those of them with the right answer,
+    seen attempts); attempts with every step right count under ``none``."""
+    cfg = load_config(run / "config.yaml")
+    task = get_task(cfg.task, **cfg.task_options)
+    problems = {}
+    for line in (run / "data" / "eval.jsonl").read_text().splitlines():
+        p = Problem(**json.loads(line))
+        problems[p.question] = p
+    first: Counter[str] = Counter()
+    lucky: Counter[str] = Counter()
+    n = 0
+    for line in (run / "eval" / f"{method}.jsonl").read_text().splitlines():
+        r = json.loads(line)
+        if not r["seen"]:
+            continue
+        n += 1
+        attempt = Attempt.parse(r["output"].split("\nFeedback")[0])
+        fb = task.check(problems[r["question"]], attempt)
+        step = next((s for s in attempt.steps if s.label == fb.error_step), None)
+        k = "none" if fb.correct else "unreadable" if step is None else kind(step.text, step.label)
+        first[k] += 1
+        lucky[k] += bool(r["first_correct"])
+    return first, lucky, n
+
+
+def main() -> None:
+    run = Path(sys.argv[1])
+    method = sys.argv[2] if len(sys.argv) > 2 else "sft"
+    first, lucky, n = count(run, method)
+    print(f"{run} {method}: {n} seen first attempts")
+    print("| first wrong step | attempts | of them with the right answer |")
+    print("|---|---|---|")
+    for k, v in first.most_common():
+        print(f"| {k} | {v} | {lucky[k]} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,49 @@
+"""``benchmarks/ld_first_errors.py`` counts each seen answer under the kind of its first wrong
+step, as the scripted checker finds it, in the run's own rationale style."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+from tests.ld_questions import BIRDS
+from tripost.tasks import get_task
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _load():
+    spec = importlib.util.spec_from_file_location("lfe", ROOT / "benchmarks" / "ld_first_errors.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_first_errors_by_kind(tmp_path: Path) -> None:
+    task = get_task("logical_deduction", style="stepwise")
+    p = task.problem_from_text(BIRDS, None)
+    gold = task.solve(p).render()  # type: ignore[union-attr]
+    outputs = [  # (output, first answer right)
+        (gold, True),
+        (gold.replace("Given: ?? blue jay ?? falcon", "Given: ?? falcon ?? blue jay"), True),
+        (
+            gold.replace("(3) From (1) and (2): quail ? ?.", "(3) From (1) and (2): blue jay ? ?."),
+            False,
+        ),
+        (gold.replace("position 2: blue jay", "position 2: quail"), False),
+        (gold + "\nFeedback: Step (1) to step (6) are correct.", True),  # feedback is not a step
+    ]
+    (tmp_path / "config.yaml").write_text(
+        "task: logical_deduction\ntask_options: {style: stepwise}\n"
+    )
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "eval.jsonl").write_text(json.dumps(p.to_json()) + "\n")
+    (tmp_path / "eval").mkdir()
+    rows = [
+        {"question": p.question, "seen": True, "first_correct": c, "output": o} for o, c in outputs
+    ]
+    rows.append({"question": p.question, "seen": False, "first_correct": False, "output": "x"})
+    (tmp_path / "eval" / "sft.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    first, lucky, n = _load().count(tmp_path)
+    assert n == 5
+    assert first == {"none": 2, "Given": 1, "From, 2 cited": 1, "reading": 1}
+    assert +lucky == {"none": 2, "Given": 1}
