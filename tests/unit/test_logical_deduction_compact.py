@@ -12,8 +12,6 @@ import pytest
 
 from tests.digest import behaviour_digest
 from tests.ld_questions import BIRDS, HEADER
-from tripost.cli import demo_config_path
-from tripost.config import load_config
 from tripost.editing import IMPROVED, check_update
 from tripost.experts import build_feedback, build_improvement
 from tripost.si_demos import build_si_demos
@@ -391,14 +389,6 @@ def test_unknown_style_or_update_style_is_refused() -> None:
         LogicalDeduction(update_style="append")
     task = get_task("logical_deduction", style="compact", instruction=" X.")
     assert task.instruction == " X."
-
-
-@pytest.mark.parametrize("quick", [False, True])
-def test_demo_configs_build_a_compact_task(quick: bool) -> None:
-    cfg = load_config(demo_config_path("logical_deduction", quick), {})
-    assert cfg.task_options == {"style": "compact"}
-    task = get_task(cfg.task, **cfg.task_options)
-    assert task.solve(problem(BIRDS)).render() == BIRDS_GOLD  # type: ignore[union-attr]
 
 
 # --- BIG-Bench Hard ----------------------------------------------------------------------------

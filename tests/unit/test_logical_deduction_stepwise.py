@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from tests.ld_questions import BIRDS
+from tripost.cli import demo_config_path
+from tripost.config import load_config
 from tripost.tasks import check_text, get_task
 from tripost.tasks.logical_deduction.compact import STEPWISE
 from tripost.tasks.logical_deduction.model import parse_question
@@ -89,3 +93,12 @@ def test_injected_errors_are_found_and_repaired() -> None:
         fb = TASK.check(p, bad)
         assert not fb.correct and fb.error_step == label
         assert TASK.improve(p, bad, fb) == gold
+
+
+@pytest.mark.parametrize("quick", [False, True])
+def test_demo_configs_build_the_stepwise_task(quick: bool) -> None:
+    cfg = load_config(demo_config_path("logical_deduction", quick), {})
+    assert cfg.task_options == {"style": "stepwise"}
+    task = get_task(cfg.task, **cfg.task_options)
+    p = task.problem_from_text(BIRDS, None)
+    assert task.solve(p).render() == BIRDS_GOLD  # type: ignore[union-attr]
