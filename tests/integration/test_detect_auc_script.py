@@ -1,14 +1,13 @@
 """``benchmarks/detect_auc.py``: how well a run's models rank their own wrong first attempts
 below their right ones by the probability of the all-correct feedback."""
 
-import importlib.util
 import math
-from pathlib import Path
 
 import pytest
 import torch
 
 from tests.integration.test_pipeline import TINY
+from tests.scripts import load_benchmark
 from tests.toy import ToyTask
 from tripost import tasks
 from tripost.config import load_config
@@ -16,20 +15,9 @@ from tripost.loop import load_checkpoint, prompt_format, run_tripost
 from tripost.rundir import RunDir
 from tripost.trajectory import Attempt, Feedback
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _load():
-    spec = importlib.util.spec_from_file_location(
-        "detect_auc", ROOT / "benchmarks" / "detect_auc.py"
-    )
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
 
 def test_auc_counts_pairs_and_ties_and_strata() -> None:
-    auc = _load().auc
+    auc = load_benchmark("detect_auc").auc
     assert auc([(2, 0.0)], [(2, 1.0)], True) == 1.0
     assert auc([(2, 1.0)], [(2, 1.0)], True) == 0.5
     # pairs across lengths say 0.5, the one pair of equal length says 0.0
@@ -42,7 +30,7 @@ def test_auc_counts_pairs_and_ties_and_strata() -> None:
 def test_script_scores_a_finished_run(tmp_path, monkeypatch, capsys) -> None:
     monkeypatch.setitem(tasks.TASKS, "toy", lambda **kw: ToyTask())
     run_tripost(load_config(None, {**TINY, "methods": ["sft"]}), tmp_path)
-    mod = _load()
+    mod = load_benchmark("detect_auc")
     monkeypatch.setattr("sys.argv", ["detect_auc.py", str(tmp_path)])
     mod.main()
     row = capsys.readouterr().out.strip().splitlines()[-1]

@@ -1,21 +1,14 @@
 """``benchmarks/flags.py`` re-reads stored evaluation outputs: a garbled "correct" is not a flag,
 a feedback in the "wrong" format is, and the old count (anything but "correct") is shown beside."""
 
-import importlib.util
 import json
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.scripts import load_benchmark
+
 OK = "Step (1) is correct. The final response is also correct."
 ERR = 'In step (1) the part "b" is incorrect. This is because it should be a.'
 GARBLED = "Stee (1) to step (2) art correct."
-
-
-def _load():
-    spec = importlib.util.spec_from_file_location("flags", ROOT / "benchmarks" / "flags.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def test_flags_table_counts_garbled_feedback_apart(tmp_path: Path) -> None:
@@ -34,6 +27,6 @@ def test_flags_table_counts_garbled_feedback_apart(tmp_path: Path) -> None:
             output = attempt if fb in (None, "junk") else f"{attempt}\nFeedback: {fb}"
             row = {"seen": True, "first_correct": first_correct, "output": output}
             f.write(json.dumps({**row, "malformed": fb in (GARBLED, "junk")}) + "\n")
-    line = _load().table(tmp_path)[-1]
+    line = load_benchmark("flags").table(tmp_path)[-1]
     cells = [c.strip() for c in line.strip("|").split("|")]
     assert cells == ["iter1", "6", "4", "4 (0.75 / 0.75)", "2 (0.50 / 0.25)", "2", "1", "1"]

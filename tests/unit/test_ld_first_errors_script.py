@@ -1,21 +1,12 @@
 """``benchmarks/ld_first_errors.py`` counts each seen answer under the kind of its first wrong
 step, as the scripted checker finds it, in the run's own rationale style."""
 
-import importlib.util
 import json
 from pathlib import Path
 
 from tests.ld_questions import BIRDS
+from tests.scripts import load_benchmark
 from tripost.tasks import get_task
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _load():
-    spec = importlib.util.spec_from_file_location("lfe", ROOT / "benchmarks" / "ld_first_errors.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def test_first_errors_by_kind(tmp_path: Path) -> None:
@@ -43,7 +34,7 @@ def test_first_errors_by_kind(tmp_path: Path) -> None:
     ]
     rows.append({"question": p.question, "seen": False, "first_correct": False, "output": "x"})
     (tmp_path / "eval" / "sft.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    first, lucky, n = _load().count(tmp_path)
+    first, lucky, n = load_benchmark("ld_first_errors").count(tmp_path)
     assert n == 5
     assert first == {"none": 2, "Given": 1, "From, 2 cited": 1, "reading": 1}
     assert +lucky == {"none": 2, "Given": 1}
