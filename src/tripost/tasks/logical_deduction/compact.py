@@ -285,16 +285,7 @@ STATED = StepStyle(
 
 #: the ``phrased`` step forms: the compact ones, a reading naming the options' position words
 #: before the position (``the cheapest is position 5: minivan.``)
-PHRASED = StepStyle(
-    lambda pattern, domain: pattern.bare(),
-    translate_compact,
-    place_compact,
-    read_phrased,
-    final_compact,
-    option_object,
-    parse_phrased,
-    read_final_compact,
-)
+PHRASED = dataclasses.replace(COMPACT, read=read_phrased, parse=parse_phrased)
 
 #: the ``stepwise`` step forms: the phrased ones, each placement adding one of the objects its
 #: cited steps force (:attr:`StepStyle.one_place`), so that a step writes one new name and

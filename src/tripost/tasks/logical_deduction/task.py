@@ -69,7 +69,15 @@ log = logging.getLogger(__name__)
 
 SEEN_SIZES = (3, 5)
 UNSEEN_SIZES = (7,)
-STYLES = ("paper", "compact", "stated", "phrased", "stepwise")
+#: the step forms of each ``style``; every one but ``paper`` is a compact style
+STEP_STYLES = {
+    "paper": PAPER,
+    "compact": COMPACT,
+    "stated": STATED,
+    "phrased": PHRASED,
+    "stepwise": STEPWISE,
+}
+STYLES = tuple(STEP_STYLES)
 
 
 # --- the task --------------------------------------------------------------------------------
@@ -97,14 +105,8 @@ class LogicalDeduction:
         #: naming the options' position words before the position; ``"stepwise"``: phrased,
         #: one object placed per step (module docstring)
         self.style = style
-        self.compact = style in ("compact", "stated", "phrased", "stepwise")
-        self.step_style = {
-            "paper": PAPER,
-            "compact": COMPACT,
-            "stated": STATED,
-            "phrased": PHRASED,
-            "stepwise": STEPWISE,
-        }[style]
+        self.compact = style != "paper"
+        self.step_style = STEP_STYLES[style]
 
     def generate(self, rng: random.Random, split: str) -> Problem:
         """A random scene of the split's size with statements added until one order remains;
