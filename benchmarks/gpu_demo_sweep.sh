@@ -42,6 +42,8 @@ JOBS=(
     "ld1600_s1|logical_deduction|--seed 1 --set sft.steps=1600"
     "ld1600_s2|logical_deduction|--seed 2 --set sft.steps=1600"
 )
+# JOBS_FILE: other jobs, one "name|task|arguments" line each
+[ -n "${JOBS_FILE:-}" ] && mapfile -t JOBS <"$JOBS_FILE"
 [ -n "${ONLY:-}" ] && JOBS=("${JOBS[@]:0:$ONLY}")
 
 start=$SECONDS
