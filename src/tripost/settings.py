@@ -112,20 +112,20 @@ class TinyModelConfig(BaseModel):
 
 class TrainConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    steps: int | None = Field(None, description="optimizer steps (overrides epochs when set)")
-    epochs: float = Field(1.0, description="passes over the training set when steps is unset")
-    batch_size: int = Field(32, description="samples per optimizer step (all processes)")
-    micro_batch_size: int = Field(4, description="samples per forward pass per process")
+    steps: int | None = Field(None, ge=0, description="optimizer steps (overrides epochs when set)")
+    epochs: float = Field(1.0, gt=0, description="passes over the training set when steps is unset")
+    batch_size: int = Field(32, ge=1, description="samples per optimizer step (all processes)")
+    micro_batch_size: int = Field(4, ge=1, description="samples per forward pass per process")
     lr: float = Field(1e-5, description="peak learning rate (1e-5: a pretrained model)")
     weight_decay: float = Field(0.0, description="AdamW weight decay")
-    warmup: float = Field(0.05, description="fraction of steps of linear warm-up")
+    warmup: float = Field(0.05, ge=0, le=1, description="fraction of steps of linear warm-up")
     min_lr_ratio: float = Field(
         0.1, description="final LR as a fraction of the peak (linear decay)"
     )
     grad_clip: float = Field(1.0, description="max gradient norm")
     bf16: bool = Field(True, description="bf16 autocast (CPU with AVX512-BF16, or CUDA)")
-    max_length: int = Field(2048, description="truncate samples to this many tokens")
-    log_every: int = Field(50, description="log the loss every N steps")
+    max_length: int = Field(2048, ge=2, description="truncate samples to this many tokens")
+    log_every: int = Field(50, ge=0, description="log the loss every N steps (0: never)")
     gradient_checkpointing: bool = Field(
         False, description="recompute activations in the backward pass (less memory, ~30% slower)"
     )

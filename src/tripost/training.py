@@ -260,7 +260,7 @@ def train_policy(
     return {
         "steps": total,
         "tokens": tokens,
-        "final_loss": sum(tail) / len(tail),
+        "final_loss": sum(tail) / len(tail) if tail else None,
         "seconds": time.time() - t0,
     }
 

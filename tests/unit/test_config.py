@@ -18,6 +18,10 @@ def write(tmp_path, text):
         ("task: word_sorting\nrollout:\n  temprature: 1.0\n", ":3:", "rollout.temprature"),
         ("postprocess: {ratio: -}\n", ":1:", "postprocess.ratio"),
         ("iterations: [1]\n", ":1:", "iterations"),
+        # out of range: a negative step count used to pass and crash after the data was written
+        ("task: word_sorting\nsft:\n  steps: -1\n", ":3:", "sft.steps"),
+        ("train: {batch_size: 0}\n", ":1:", "train.batch_size"),
+        ("sft: {epochs: 0}\n", ":1:", "sft.epochs"),
     ],
 )
 def test_bad_field_names_file_line_and_field(tmp_path, text, where, field):
