@@ -71,7 +71,7 @@ except (OSError, ValueError, KeyError):
 sft, ev = stages.get("sft", {}), stages.get("eval/sft", {})
 pct = lambda x: "-" if x is None else f"{100 * x:.0f}%"
 print(f"{name:16} rc {rc:>3}  wall {wall:>4} s  sft {sft.get('seconds', '-')} s "
-      f"({sft.get('steps', '-')} steps, loss {sft.get('final_loss', float('nan')):.3f})  "
+      f"({sft.get('steps', '-')} steps, loss {sft.get('final_loss') or float('nan'):.3f})  "
       f"seen {pct(ev.get('seen_accuracy'))}  unseen {pct(ev.get('unseen_accuracy'))}")
 EOF
 done
