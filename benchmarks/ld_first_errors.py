@@ -8,15 +8,16 @@ how many of those attempts still end with the right answer (docs/ablations.md §
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from collections import Counter
 from pathlib import Path
 
 from tripost.config import load_config
+from tripost.jsonl import read_jsonl
 from tripost.tasks import get_task
-from tripost.trajectory import FINAL, Attempt, Problem
+from tripost.tasks.base import check_text
+from tripost.trajectory import FINAL, Attempt, FormatError, Problem, split_continuation
 
 
 def kind(text: str, label: str) -> str:
@@ -36,20 +37,24 @@ def count(run: Path, method: str = "sft") -> tuple[Counter[str], Counter[str], i
     cfg = load_config(run / "config.yaml")
     task = get_task(cfg.task, **cfg.task_options)
     problems = {}
-    for line in (run / "data" / "eval.jsonl").read_text().splitlines():
-        p = Problem(**json.loads(line))
+    for _, d in read_jsonl(run / "data" / "eval.jsonl"):
+        p = Problem.from_json(d)
         problems[p.question] = p
     first: Counter[str] = Counter()
     lucky: Counter[str] = Counter()
     n = 0
-    for line in (run / "eval" / f"{method}.jsonl").read_text().splitlines():
-        r = json.loads(line)
+    for _, r in read_jsonl(run / "eval" / f"{method}.jsonl"):
         if not r["seen"]:
             continue
         n += 1
-        attempt = Attempt.parse(r["output"].split("\nFeedback")[0])
-        fb = task.check(problems[r["question"]], attempt)
-        step = next((s for s in attempt.steps if s.label == fb.error_step), None)
+        # the first attempt as the evaluation scored it; a malformed one counts as unreadable
+        text = split_continuation(r["output"], task.instruction, trim=True)[0][0]
+        fb = check_text(task, problems[r["question"]], text)
+        try:
+            steps = Attempt.parse(text.strip("\n")).steps
+        except FormatError:
+            steps = ()
+        step = next((s for s in steps if s.label == fb.error_step), None)
         k = "none" if fb.correct else "unreadable" if step is None else kind(step.text, step.label)
         first[k] += 1
         lucky[k] += bool(r["first_correct"])
