@@ -1,4 +1,4 @@
-"""``benchmarks/ld_first_errors.py`` counts each seen answer under the kind of its first wrong
+"""``benchmarks/first_errors.py`` counts each seen answer under the kind of its first wrong
 step, as the scripted checker finds it, in the run's own rationale style."""
 
 import json
@@ -34,7 +34,28 @@ def test_first_errors_by_kind(tmp_path: Path) -> None:
     ]
     rows.append({"question": p.question, "seen": False, "first_correct": False, "output": "x"})
     (tmp_path / "eval" / "sft.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    first, lucky, n = load_benchmark("ld_first_errors").count(tmp_path)
+    first, lucky, n = load_benchmark("first_errors").count(tmp_path)
     assert n == 5
     assert first == {"none": 2, "Given": 1, "From, 2 cited": 1, "reading": 1}
     assert +lucky == {"none": 2, "Given": 1}
+
+
+def test_arithmetic_first_errors_by_the_wrong_part_s_shape(tmp_path: Path) -> None:
+    task = get_task("multistep_arithmetic", style="split")
+    p = task.problem_from_text("((4 + 7 * 8) - (9 * -6 + 5)) =", None)
+    gold = task.solve(p).render()  # type: ignore[union-attr]
+    wrong = gold.replace("7 * 8 = 56", "7 * 8 = 54")
+    assert wrong != gold
+    (tmp_path / "config.yaml").write_text(
+        "task: multistep_arithmetic\ntask_options: {style: split}\n"
+    )
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "eval.jsonl").write_text(json.dumps(p.to_json()) + "\n")
+    (tmp_path / "eval").mkdir()
+    rows = [
+        {"question": p.question, "seen": True, "first_correct": c, "output": o}
+        for o, c in [(gold, True), (wrong, False)]
+    ]
+    (tmp_path / "eval" / "sft.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    first, lucky, n = load_benchmark("first_errors").count(tmp_path)
+    assert (n, first, +lucky) == (2, {"none": 1, "n1 * n1": 1}, {"none": 1})

@@ -1,9 +1,11 @@
-"""Where a logical-deduction model's answers first go wrong: the scripted checker's first wrong
-step of each seen first attempt in a run's evaluation, counted by the step's kind (a ``Given``
-pattern, a ``From`` placement by how many steps it cites, the reading, the final response), and
-how many of those attempts still end with the right answer (docs/ablations.md §26).
+"""Where a model's answers first go wrong: the scripted checker's first wrong step of each seen
+first attempt in a run's evaluation, counted by its kind, and how many of those attempts still
+end with the right answer. The kind of a logical-deduction step: a ``Given`` pattern, a ``From``
+placement by how many steps it cites, the reading, the final response (docs/ablations.md §26);
+of an arithmetic step: the shape of the wrong part's left side, each number as its digit count
+(``280 + 7 = 217`` -> ``n3 + n1``; docs/ablations.md §28); other tasks: the step's label.
 
-    python benchmarks/ld_first_errors.py runs/ld_X [METHOD]   # METHOD: eval/METHOD.jsonl, default sft
+    python benchmarks/first_errors.py runs/X [METHOD]   # METHOD: eval/METHOD.jsonl, default sft
 """
 
 from __future__ import annotations
@@ -20,7 +22,17 @@ from tripost.tasks.base import check_text
 from tripost.trajectory import FINAL, Attempt, FormatError, Problem, split_continuation
 
 
-def kind(text: str, label: str) -> str:
+def shape(segment: str) -> str:
+    """``280 + 7 = 217`` -> ``n3 + n1``: the left side, each integer as its digit count."""
+    left = segment.split("=")[0].split()
+    return " ".join(f"n{len(t.lstrip('-'))}" if t.lstrip("-").isdigit() else t for t in left)
+
+
+def kind(task: str, text: str, label: str, segment: str) -> str:
+    if task == "multistep_arithmetic" and label != FINAL:
+        return shape(segment)
+    if task != "logical_deduction":
+        return label
     if label == FINAL:
         return "final response"
     if text.startswith("Given"):
@@ -55,7 +67,13 @@ def count(run: Path, method: str = "sft") -> tuple[Counter[str], Counter[str], i
         except FormatError:
             steps = ()
         step = next((s for s in steps if s.label == fb.error_step), None)
-        k = "none" if fb.correct else "unreadable" if step is None else kind(step.text, step.label)
+        k = (
+            "none"
+            if fb.correct
+            else "unreadable"
+            if step is None
+            else kind(cfg.task, step.text, step.label, fb.segment or "")
+        )
         first[k] += 1
         lucky[k] += bool(r["first_correct"])
     return first, lucky, n
