@@ -7,6 +7,16 @@ from pathlib import Path
 from tests.ld_questions import BIRDS
 from tests.scripts import load_benchmark
 from tripost.tasks import get_task
+from tripost.trajectory import Problem
+
+
+def write_run(run: Path, config: str, problem: Problem, rows: list[dict]) -> None:
+    """A run directory with what the script reads: its config, the problem, the evaluation."""
+    (run / "config.yaml").write_text(config)
+    (run / "data").mkdir()
+    (run / "data" / "eval.jsonl").write_text(json.dumps(problem.to_json()) + "\n")
+    (run / "eval").mkdir()
+    (run / "eval" / "sft.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
 
 
 def test_first_errors_by_kind(tmp_path: Path) -> None:
@@ -23,17 +33,11 @@ def test_first_errors_by_kind(tmp_path: Path) -> None:
         (gold.replace("position 2: blue jay", "position 2: quail"), False),
         (gold + "\nFeedback: Step (1) to step (6) are correct.", True),  # feedback is not a step
     ]
-    (tmp_path / "config.yaml").write_text(
-        "task: logical_deduction\ntask_options: {style: stepwise}\n"
-    )
-    (tmp_path / "data").mkdir()
-    (tmp_path / "data" / "eval.jsonl").write_text(json.dumps(p.to_json()) + "\n")
-    (tmp_path / "eval").mkdir()
     rows = [
         {"question": p.question, "seen": True, "first_correct": c, "output": o} for o, c in outputs
     ]
     rows.append({"question": p.question, "seen": False, "first_correct": False, "output": "x"})
-    (tmp_path / "eval" / "sft.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    write_run(tmp_path, "task: logical_deduction\ntask_options: {style: stepwise}\n", p, rows)
     first, lucky, n = load_benchmark("first_errors").count(tmp_path)
     assert n == 5
     assert first == {"none": 2, "Given": 1, "From, 2 cited": 1, "reading": 1}
@@ -46,16 +50,10 @@ def test_arithmetic_first_errors_by_the_wrong_part_s_shape(tmp_path: Path) -> No
     gold = task.solve(p).render()  # type: ignore[union-attr]
     wrong = gold.replace("7 * 8 = 56", "7 * 8 = 54")
     assert wrong != gold
-    (tmp_path / "config.yaml").write_text(
-        "task: multistep_arithmetic\ntask_options: {style: split}\n"
-    )
-    (tmp_path / "data").mkdir()
-    (tmp_path / "data" / "eval.jsonl").write_text(json.dumps(p.to_json()) + "\n")
-    (tmp_path / "eval").mkdir()
     rows = [
         {"question": p.question, "seen": True, "first_correct": c, "output": o}
         for o, c in [(gold, True), (wrong, False)]
     ]
-    (tmp_path / "eval" / "sft.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    write_run(tmp_path, "task: multistep_arithmetic\ntask_options: {style: split}\n", p, rows)
     first, lucky, n = load_benchmark("first_errors").count(tmp_path)
     assert (n, first, +lucky) == (2, {"none": 1, "n1 * n1": 1}, {"none": 1})
