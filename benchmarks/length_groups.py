@@ -1,8 +1,11 @@
-"""Training speed with batches of similar length (``sft.length_groups``) against plain shuffled
-batches, measured alternately in the same process (medians of repeats), on the arithmetic
-demo's model and samples (d=256, ``ops`` style, number tokens, batch 8).
+"""Training speed with batches of similar length (``sft.length_groups`` / ``train.length_groups``)
+against plain shuffled batches, measured alternately in the same process (medians of repeats),
+batch 8. By default on the arithmetic demo's model and samples (d=256, ``ops`` style, number
+tokens); with ``--run DIR`` on a run's SFT checkpoint and its gold SFT samples (``--samples
+sft``) or an iteration's training set (``--samples iter1``).
 
     python benchmarks/length_groups.py --groups 16 --steps 40 --repeats 5
+    python benchmarks/length_groups.py --run runs/demo --samples iter1 --steps 20 --repeats 3
 
 Prints seconds per optimizer step (samples per step are equal, so the ratio is the speed-up)
 and the padded tokens per step of each setting.
@@ -18,8 +21,24 @@ import time
 import torch
 from bench_models import arithmetic_demo_setup
 
+from tripost.config import load_config
 from tripost.hostspeed import describe, host_speed
+from tripost.loop import gold_samples, load_problems, read_samples
+from tripost.policy.model import load_policy
+from tripost.rundir import RunDir
+from tripost.tasks import get_task
 from tripost.training import TrainConfig, batch_order, encode_sample, train_policy
+
+
+def run_setup(run: str, which: str, n: int):
+    """A run's SFT checkpoint and ``n`` of its samples: gold SFT samples or an iteration's set."""
+    rd = RunDir(run, writer=False)
+    policy = load_policy(rd.root / "checkpoints" / "sft", torch.float32)
+    if which != "sft":
+        return policy, read_samples(rd, f"{which}/train.jsonl")[:n]
+    cfg = load_config(rd.root / "config.yaml")
+    task = get_task(cfg.task, **cfg.task_options)
+    return policy, gold_samples(task, load_problems(rd, "train")[:n], cfg.loss)
 
 
 def padded_per_step(lengths: list[int], cfg: TrainConfig, steps: int) -> float:
@@ -40,11 +59,16 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--style", default="ops")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--run", help="a run directory: its SFT checkpoint and samples")
+    ap.add_argument("--samples", default="sft", help="with --run: sft, or iter1 / iter2 / ...")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     print(f"host: {describe(host_speed())}")
-    policy, samples = arithmetic_demo_setup(4000, style=args.style)
-    lengths = [len(encode_sample(s, policy.tokenizer, 2048, [])[0]) for s in samples]
+    if args.run:
+        policy, samples = run_setup(args.run, args.samples, 4000)
+    else:
+        policy, samples = arithmetic_demo_setup(4000, style=args.style)
+    lengths = [len(encode_sample(s, policy.tokenizer, 4096, [])[0]) for s in samples]
     times: dict[int, list[float]] = {0: [], args.groups: []}
     for r in range(args.repeats):
         for g in list(times)[:: 1 if r % 2 == 0 else -1]:  # which goes first alternates
