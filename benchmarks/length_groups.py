@@ -23,8 +23,7 @@ from bench_models import arithmetic_demo_setup
 
 from tripost.config import load_config
 from tripost.hostspeed import describe, host_speed
-from tripost.loop import gold_samples, load_problems, read_samples
-from tripost.policy.model import load_policy
+from tripost.loop import gold_samples, load_checkpoint, load_problems, read_samples
 from tripost.rundir import RunDir
 from tripost.tasks import get_task
 from tripost.training import TrainConfig, batch_order, encode_sample, train_policy
@@ -33,10 +32,10 @@ from tripost.training import TrainConfig, batch_order, encode_sample, train_poli
 def run_setup(run: str, which: str, n: int):
     """A run's SFT checkpoint and ``n`` of its samples: gold SFT samples or an iteration's set."""
     rd = RunDir(run, writer=False)
-    policy = load_policy(rd.root / "checkpoints" / "sft", torch.float32)
+    cfg = load_config(rd.root / "config.yaml")
+    policy = load_checkpoint(rd, "sft", cfg, train=True)
     if which != "sft":
         return policy, read_samples(rd, f"{which}/train.jsonl")[:n]
-    cfg = load_config(rd.root / "config.yaml")
     task = get_task(cfg.task, **cfg.task_options)
     return policy, gold_samples(task, load_problems(rd, "train")[:n], cfg.loss)
 
@@ -68,7 +67,8 @@ def main() -> None:
         policy, samples = run_setup(args.run, args.samples, 4000)
     else:
         policy, samples = arithmetic_demo_setup(4000, style=args.style)
-    lengths = [len(encode_sample(s, policy.tokenizer, 4096, [])[0]) for s in samples]
+    max_length = TrainConfig().max_length  # the timed runs truncate there
+    lengths = [len(encode_sample(s, policy.tokenizer, max_length, [])[0]) for s in samples]
     times: dict[int, list[float]] = {0: [], args.groups: []}
     for r in range(args.repeats):
         for g in list(times)[:: 1 if r % 2 == 0 else -1]:  # which goes first alternates
