@@ -123,6 +123,13 @@ class TrainConfig(BaseModel):
         0.1, description="final LR as a fraction of the peak (linear decay)"
     )
     grad_clip: float = Field(1.0, description="max gradient norm")
+    ema: float = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description="decay of an exponential moving average of the trainable weights, which "
+        "replaces them when training ends (0 = off; one process or DDP only)",
+    )
     bf16: bool = Field(True, description="bf16 autocast (CPU with AVX512-BF16, or CUDA)")
     max_length: int = Field(2048, ge=2, description="truncate samples to this many tokens")
     log_every: int = Field(50, ge=0, description="log the loss every N steps (0: never)")

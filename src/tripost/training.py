@@ -199,6 +199,7 @@ def train_policy(
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         model.config.use_cache = False
     optim = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    ema = _Ema(trainable, cfg.ema, accelerator) if cfg.ema else None
     _deepspeed_settings(accelerator, cfg)
     loss_model = PolicyLoss(model, _output_head(model, accelerator, cfg), cfg.loss_chunk)
     loss_model, optim = accelerator.prepare(loss_model, optim)
@@ -226,6 +227,8 @@ def train_policy(
         loss_sum, step_tokens = _optimizer_step(
             accelerator, loss_model, optim, [encoded[i] for i in mine], tok, cfg
         )
+        if ema is not None:
+            ema.update(step)
         tokens += step_tokens
         losses.append(loss_sum)
         bar.update(1, tokens=step_tokens, loss=loss_sum)
@@ -248,6 +251,8 @@ def train_policy(
                 time_left(took, step + 1, total),
             )
     bar.close()
+    if ema is not None:
+        ema.copy_to_model()
     policy.full_state = _full_state(accelerator, loss_model)
     policy.model = accelerator.unwrap_model(loss_model).model
     if cfg.gradient_checkpointing:
@@ -323,6 +328,32 @@ def _deepspeed_settings(accelerator, cfg: TrainConfig) -> None:
     ds["gradient_accumulation_steps"] = accelerator.gradient_accumulation_steps
     if ds.get("gradient_clipping", "auto") == "auto":
         ds["gradient_clipping"] = cfg.grad_clip
+
+
+class _Ema:
+    """An exponential moving average of the trainable weights, in float32. Its decay ramps up
+    as ``min(decay, (1 + step) / (10 + step))``, so that the first steps' weights (random ones)
+    soon weigh nothing; ``copy_to_model`` puts the average in place of the weights."""
+
+    def __init__(self, params: list[torch.nn.Parameter], decay: float, accelerator) -> None:
+        if accelerator.distributed_type in (DistributedType.FSDP, DistributedType.DEEPSPEED):
+            raise ValueError(
+                "ema needs the whole weights on every process: not with FSDP or "
+                "DeepSpeed (use one process or DDP)"
+            )
+        self.params, self.decay = params, decay
+        self.average = [p.detach().float().clone() for p in params]
+
+    @torch.no_grad()
+    def update(self, step: int) -> None:
+        keep = min(self.decay, (1 + step) / (10 + step))
+        for avg, p in zip(self.average, self.params):
+            avg.lerp_(p.detach().float(), 1 - keep)
+
+    @torch.no_grad()
+    def copy_to_model(self) -> None:
+        for avg, p in zip(self.average, self.params):
+            p.copy_(avg.to(p.dtype))
 
 
 def _full_state(accelerator, loss_model) -> dict | None:

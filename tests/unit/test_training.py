@@ -2,6 +2,7 @@ import random
 from collections import Counter
 
 import torch
+from torch.optim.optimizer import register_optimizer_step_post_hook
 
 from tripost.policy.model import TinyModelConfig, build_char_tokenizer, build_tiny_policy
 from tripost.training import (
@@ -141,3 +142,35 @@ def test_length_groups_keep_every_sample_once_per_epoch_and_cut_the_padding():
     # 0 and 1 are the plain shuffle
     one = epochs(TrainConfig(batch_size=8, length_groups=1))
     assert one == plain
+
+
+def test_ema_replaces_the_weights_by_their_moving_average():
+    """The weights after training with ``ema`` are the average, by the ramped decay, of the
+    weights after each step of the same training without it (snapshotted by a step hook)."""
+    sample = Sample((("Q: 1+1\n", 0.0), ("(Final response) So the answer is 2.", 1.0)))
+    cfg = TrainConfig(steps=4, batch_size=2, micro_batch_size=2, lr=1e-2, bf16=False, log_every=0)
+    tiny = TinyModelConfig(hidden_size=16, num_layers=1, num_heads=2, intermediate_size=32)
+
+    def build():
+        torch.manual_seed(0)
+        return build_tiny_policy(tiny)
+
+    plain = build()
+    snapshots = [[p.detach().clone() for p in plain.model.parameters()]]
+    hook = register_optimizer_step_post_hook(
+        lambda *_: snapshots.append([p.detach().clone() for p in plain.model.parameters()])
+    )
+    try:
+        train_policy(plain, [sample] * 2, cfg)
+    finally:
+        hook.remove()
+    assert len(snapshots) == 5
+    expected = snapshots[0]
+    for step, weights in enumerate(snapshots[1:]):
+        keep = min(0.5, (1 + step) / (10 + step))
+        expected = [keep * e + (1 - keep) * w for e, w in zip(expected, weights)]
+    averaged = build()
+    train_policy(averaged, [sample] * 2, cfg.model_copy(update={"ema": 0.5}))
+    for got, want, last in zip(averaged.model.parameters(), expected, snapshots[-1]):
+        torch.testing.assert_close(got, want)
+    assert any(not torch.allclose(e, w) for e, w in zip(expected, snapshots[-1]))
