@@ -332,8 +332,8 @@ def _deepspeed_settings(accelerator, cfg: TrainConfig) -> None:
 
 class _Ema:
     """An exponential moving average of the trainable weights, in float32. Its decay ramps up
-    as ``min(decay, (1 + step) / (10 + step))``, so that the first steps' weights (random ones)
-    soon weigh nothing; ``copy_to_model`` puts the average in place of the weights."""
+    as ``min(decay, (1 + step) / (10 + step))``, so that the starting weights (a tiny model's
+    random ones) soon weigh nothing; ``copy_to_model`` puts the average in their place."""
 
     def __init__(self, params: list[torch.nn.Parameter], decay: float, accelerator) -> None:
         if accelerator.distributed_type in (DistributedType.FSDP, DistributedType.DEEPSPEED):
