@@ -1,7 +1,8 @@
 """Ablations that share one SFT model: copy a finished run's data, SFT checkpoint and SFT
 evaluation into a new run directory, apply config overrides to the later stages, and run the
 TriPosT iterations and the control from there. Changing `data`, `model`, `sft` or `seed` would
-make the copied stages stale, so those are refused.
+make the copied stages stale, so those are refused, and so are task options but the ones that
+only change how the expert judges (`EXPERT_TASK_OPTIONS`; the copied SFT data keeps the source's).
 
     python benchmarks/from_sft.py runs/dates runs/dates_lr1e-4 --set train.lr=1e-4
 """
@@ -19,6 +20,8 @@ from tripost.config import dump_config, load_config
 from tripost.loop import run_tripost
 
 SHARED = ["data", "sft", "eval/sft"]
+#: task options that change the scripted expert's judgement only, not the rationales written
+EXPERT_TASK_OPTIONS = {"task_options.judge_keys"}
 
 
 def main() -> None:
@@ -30,6 +33,8 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     overrides = parse_sets(args.set)
     for key in overrides:
+        if key in EXPERT_TASK_OPTIONS:
+            continue
         if key.split(".")[0] in ("data", "model", "sft", "seed", "task", "task_options"):
             raise SystemExit(f"{key}: would change the shared SFT stages; run a new demo instead")
     cfg = load_config(args.src / "config.yaml", overrides)

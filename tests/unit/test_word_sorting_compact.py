@@ -313,3 +313,55 @@ def test_bbh_questions_get_compact_rationales_that_pass_check():
     for p in problems:  # two of them hold a word that is a prefix of another
         gold = TASK.solve(p)
         assert TASK.check(p, gold).correct and TASK.extract_answer(gold) == p.answer
+
+
+# --- judge_keys: false -----------------------------------------------------------------------
+
+LENIENT = get_task("word_sorting", style="compact", judge_keys=False)
+
+
+def test_without_judge_keys_a_wrong_key_with_a_right_list_is_accepted():
+    text = GOLD.replace("swamp=sw", "swamp=s").replace("smug=sm", "smug=smu")
+    assert not check_text(TASK, PROBLEM, text).correct
+    assert check_text(LENIENT, PROBLEM, text).correct
+
+
+def test_without_judge_keys_the_words_of_step_1_are_still_judged():
+    text = GOLD.replace("swamp=sw", "swap=sw")
+    fb = check_text(LENIENT, PROBLEM, text)
+    assert (fb.correct, fb.error_step, fb.segment) == (False, "1", "swap=sw")
+    assert fb.reason == '"swamp" is misspelled as "swap"'
+
+
+def test_without_judge_keys_a_wrong_key_is_flagged_where_the_order_goes_wrong():
+    # "swamp=s" and a list that follows the wrong keys: the error the answer shows, in (2)
+    text = GOLD.replace("swamp=sw", "swamp=s").replace("smug < swamp", "swamp < smug")
+    text = text.replace("smug swamp", "swamp smug")
+    assert check_text(TASK, PROBLEM, text).error_step == "1"
+    fb = check_text(LENIENT, PROBLEM, text)
+    assert (fb.correct, fb.error_step) == (False, "2")
+    assert fb.segment == "swamp < smug" and fb.reason.startswith('"smug" (sm) comes before')
+    bad = Attempt.parse(text)
+    new = LENIENT.improve(PROBLEM, bad, fb)  # the model's own step (1) is kept, keys and all
+    assert new.steps[0] == bad.steps[0] and new.steps[1:] == TASK.solve(PROBLEM).steps[1:]
+    assert LENIENT.check(PROBLEM, new).correct and not TASK.check(PROBLEM, new).correct
+
+
+def test_without_judge_keys_every_other_injected_error_is_judged_as_before():
+    rng = random.Random(11)
+    for p in _problems(200, seed=4):
+        bad, label = TASK.inject_error(p, TASK.solve(p), rng)
+        strict, lenient = TASK.check(p, bad), LENIENT.check(p, bad)
+        if label == "1" and strict.reason.startswith("the key of"):
+            # a wrong key alone: the list is right, or its first wrong word is flagged
+            right = TASK.extract_answer(bad) == p.answer
+            assert lenient.correct == right and (right or lenient.error_step == "2")
+        else:
+            assert lenient == strict
+
+
+def test_judge_keys_false_needs_the_compact_style_and_a_boolean():
+    with pytest.raises(ValueError, match="judge_keys: false needs style: compact"):
+        WordSorting(judge_keys=False)
+    with pytest.raises(ValueError, match="judge_keys must be true or false, got 'no'"):
+        WordSorting(style="compact", judge_keys="no")

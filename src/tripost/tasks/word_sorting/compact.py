@@ -26,7 +26,9 @@ Lists the generator never makes (BIG-Bench Hard has two) get a consistent extens
 
 The checker accepts an attempt only when every step is the gold step, so an accepted attempt
 has the right answer; otherwise it names the first wrong step, a verbatim part of it and why
-(``the key of "swamp" is "sw", since "smug" also starts with "s"``).
+(``the key of "swamp" is "sw", since "smug" also starts with "s"``). With ``judge_keys=False``
+(the task option) step (1) is judged on its words alone: a wrong key is scratch work, an error
+only where it puts a word out of order in step (2), which is then the step named.
 """
 
 from __future__ import annotations
@@ -179,8 +181,9 @@ _EXPECTED = {
 }
 
 
-def diagnose_compact(text: str, gold: GoldStep) -> Diagnosis | None:
-    """Why ``text`` is not the gold step: (segment, reason), or None when its content is right.
+def diagnose_compact(text: str, gold: GoldStep, judge_keys: bool = True) -> Diagnosis | None:
+    """Why ``text`` is not the gold step: (segment, reason), or None when its content is right
+    (step (1) without ``judge_keys``: its words, whatever their keys).
 
     >>> g = compact_plan(("terrible", "smug", "swamp"))[0]
     >>> diagnose_compact("Keys: terrible=t smug=sm swamp=s.", g)
@@ -192,7 +195,7 @@ def diagnose_compact(text: str, gold: GoldStep) -> Diagnosis | None:
         reason = _EXPECTED[gold.kind] if kind not in (None, gold.kind) else _UNREADABLE[gold.kind]
         return first_line(text), reason
     if gold.kind == "keys":
-        found = _diagnose_keys(items, gold.words)
+        found = _diagnose_keys(items, gold.words, judge_keys)
     else:
         lead = len(SORTED_PREFIX) if gold.kind == "sorted" else len("is: ")
         found = _diagnose_list(items, gold.words, lead)
@@ -251,7 +254,7 @@ def _wrong_word(items: list[Item], j: int, want: list[str], lead: int) -> Span:
     return _at(items, j, "", lead)
 
 
-def _diagnose_keys(items: list[Item], words: tuple[str, ...]) -> Span | None:
+def _diagnose_keys(items: list[Item], words: tuple[str, ...], judge_keys: bool) -> Span | None:
     lead = len(KEYS_PREFIX)
     for j, w in enumerate(words):
         if j >= len(items):  # with the period: the right step goes on after the last item
@@ -261,7 +264,7 @@ def _diagnose_keys(items: list[Item], words: tuple[str, ...]) -> Span | None:
             start, end, why = _wrong_word(items, j, list(words), lead)
             return start, end, why or f"{quote(w)} comes next, in the question's order"
         key = key_of(w, words)
-        if it.key != key:
+        if judge_keys and it.key != key:
             return it.start, it.end, _key_reason(w, key, it.key, words)
     if len(items) > len(words):
         return _extra(items, list(words), lead)

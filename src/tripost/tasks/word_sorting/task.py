@@ -21,6 +21,11 @@ possible, for a small model trained from scratch (:mod:`tripost.tasks.word_sorti
     (1) Keys: syndrome=s therefrom=t.
     (2) Sorted: syndrome < therefrom.
     (Final response) So the answer is: syndrome therefrom.
+
+With ``judge_keys: false`` (compact style only) the checker does not judge the keys of step
+(1), only its words: an attempt whose sorted list and answer are right is accepted whatever its
+keys, and a wrong answer is flagged where its words go wrong (usually the sorted list), so the
+feedback the iterations train on names the errors that change answers.
 """
 
 from __future__ import annotations
@@ -73,15 +78,25 @@ class WordSorting:
     buckets = [b[0] for b in BUCKETS]
 
     def __init__(
-        self, instruction: str | None = None, update_style: str = "rewrite", style: str = "paper"
+        self,
+        instruction: str | None = None,
+        update_style: str = "rewrite",
+        style: str = "paper",
+        judge_keys: bool = True,
     ) -> None:
         check_task_options(update_style, style, STYLES)
+        if not isinstance(judge_keys, bool):
+            raise ValueError(f"judge_keys must be true or false, got {judge_keys!r}")
+        if not judge_keys and style != "compact":
+            raise ValueError("judge_keys: false needs style: compact (the style that has keys)")
         self.instruction = instruction or ""
         self.update_style = update_style
         #: ``"paper"``: the paper's scripted rationale; ``"compact"``: keys and one sorted
         #: line, for a small model trained from scratch (module docstring)
         self.style = style
         self.compact = style == "compact"
+        #: whether step (1)'s keys are judged (compact style), or only its words
+        self.judge_keys = judge_keys
 
     # --- the style: the words it can write, its gold steps and their diagnosis --------------
     def _words(self, question: str) -> tuple[str, ...] | None:
@@ -91,7 +106,20 @@ class WordSorting:
         return compact_plan(words) if self.compact else plan(words)
 
     def _diagnose(self, text: str, gold: GoldStep) -> tuple[str, str] | None:
-        return diagnose_compact(text, gold) if self.compact else diagnose_step(text, gold)
+        if self.compact:
+            return diagnose_compact(text, gold, self.judge_keys)
+        return diagnose_step(text, gold)
+
+    def _step_ok(self, step: Step, gold: GoldStep) -> bool:
+        """Whether ``step`` passes as ``gold``: the same text (the keys step without
+        ``judge_keys``: the same words) under the gold label or the paper's numbering."""
+        if step.label not in (gold.label, gold.official_label):
+            return False
+        if step.text == gold.text:
+            return True
+        return (
+            not self.judge_keys and gold.kind == "keys" and self._diagnose(step.text, gold) is None
+        )
 
     # --- problems -------------------------------------------------------------------------
     def generate(self, rng: random.Random, split: str) -> Problem:
@@ -148,7 +176,7 @@ class WordSorting:
             )
         gold = self._plan(words)
         for i, (step, g) in enumerate(zip(attempt.steps, gold, strict=False)):
-            if step.label in (g.label, g.official_label) and step.text == g.text:
+            if self._step_ok(step, g):
                 continue
             found = self._diagnose(step.text, g)
             if found is None:
@@ -177,7 +205,7 @@ class WordSorting:
         gold = self._plan(words)
         good = 0  # how many leading steps match the gold rationale
         for step, g in zip(attempt.steps, gold, strict=False):
-            if step.text != g.text or step.label not in (g.label, g.official_label):
+            if not self._step_ok(step, g):
                 break
             good += 1
         at = [i for i, s in enumerate(attempt.steps[: good + 1]) if s.label == feedback.error_step]
