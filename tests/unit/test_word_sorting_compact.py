@@ -365,3 +365,17 @@ def test_judge_keys_false_needs_the_compact_style_and_a_boolean():
         WordSorting(judge_keys=False)
     with pytest.raises(ValueError, match="judge_keys must be true or false, got 'no'"):
         WordSorting(style="compact", judge_keys="no")
+
+
+def test_without_judge_keys_injected_errors_are_never_a_wrong_key_alone():
+    rng = random.Random(2)
+    for p in _problems(100, seed=6):
+        bad, label = LENIENT.inject_error(p, LENIENT.solve(p), rng)
+        fb = LENIENT.check(p, bad)
+        assert not fb.correct and fb.error_step == label
+    with pytest.raises(ValueError, match="error kind 'key' is no error when judge_keys is false"):
+        LENIENT.inject_error(PROBLEM, LENIENT.solve(PROBLEM), rng, "key")
+    fbk, imp = build_feedback("scripted", LENIENT), build_improvement("scripted", LENIENT)
+    problems = _problems(30, seed=8)
+    demos, _, stats = build_si_demos(LENIENT, problems, fbk, imp, 5, random.Random(1))
+    assert stats["demos"] == len(demos) == 30, stats

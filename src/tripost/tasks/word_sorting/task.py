@@ -223,11 +223,16 @@ class WordSorting:
         swapped, or a word dropped (compact style: a word miscopied, a wrong key, two
         neighbours swapped, a word dropped or repeated; the steps after it follow from it).
         Returns the new attempt and the label of the changed step; ``kind`` (a name of the
-        style's ``ERROR_KINDS``) is drawn by its weight by default."""
+        style's ``ERROR_KINDS``; not ``key`` without ``judge_keys``) is drawn by its weight
+        by default."""
         words = self._words(problem.question)
         if words is None:
             return None
         table = COMPACT_ERROR_KINDS if self.compact else ERROR_KINDS
+        if not self.judge_keys:  # a wrong key is no error to a checker that does not judge keys
+            if kind == "key":
+                raise ValueError("error kind 'key' is no error when judge_keys is false")
+            table = tuple((k, w) for k, w in table if k != "key")
         kinds, weights = zip(*table, strict=False)
         if kind is not None and kind not in kinds:
             raise ValueError(f"unknown error kind {kind!r}; known: {', '.join(kinds)}")
