@@ -4,6 +4,8 @@ end with the right answer. The kind of a logical-deduction step: a ``Given`` pat
 placement by how many steps it cites, the reading, the final response (docs/ablations.md §26);
 of an arithmetic step: the shape of the wrong part's left side, each number as its digit count
 (``280 + 7 = 217`` -> ``n3 + n1``; docs/ablations.md §28); other tasks: the step's label.
+For arithmetic a second table: the answers by the digit count of the largest number in the
+problem's gold rationale, and how many of them are right (docs/ablations.md §33).
 
     python benchmarks/first_errors.py runs/X [METHOD]   # METHOD: eval/METHOD.jsonl, default sft
 """
@@ -79,6 +81,27 @@ def count(run: Path, method: str = "sft") -> tuple[Counter[str], Counter[str], i
     return first, lucky, n
 
 
+def by_size(run: Path, method: str = "sft") -> tuple[Counter[int], Counter[int]]:
+    """Arithmetic: (seen answers, right ones) by the digit count of the largest number in the
+    gold rationale of the run's own style."""
+    cfg = load_config(run / "config.yaml")
+    task = get_task(cfg.task, **cfg.task_options)
+    problems = {}
+    for _, d in read_jsonl(run / "data" / "eval.jsonl"):
+        p = Problem.from_json(d)
+        problems[p.question] = p
+    answers: Counter[int] = Counter()
+    right: Counter[int] = Counter()
+    for _, r in read_jsonl(run / "eval" / f"{method}.jsonl"):
+        if not r["seen"]:
+            continue
+        gold = task.solve(problems[r["question"]])
+        digits = max(len(x) for x in re.findall(r"\d+", gold.render() if gold else "0"))
+        answers[digits] += 1
+        right[digits] += bool(r["first_correct"])
+    return answers, right
+
+
 def main() -> None:
     run = Path(sys.argv[1])
     method = sys.argv[2] if len(sys.argv) > 2 else "sft"
@@ -88,6 +111,12 @@ def main() -> None:
     print("|---|---|---|")
     for k, v in first.most_common():
         print(f"| {k} | {v} | {lucky[k]} |")
+    if load_config(run / "config.yaml").task == "multistep_arithmetic":
+        answers, right = by_size(run, method)
+        print("\n| largest number in the gold rationale | answers | right |")
+        print("|---|---|---|")
+        for k in sorted(answers):
+            print(f"| {k} digit{'s' if k > 1 else ''} | {answers[k]} | {right[k]} |")
 
 
 if __name__ == "__main__":

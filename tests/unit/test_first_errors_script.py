@@ -57,3 +57,25 @@ def test_arithmetic_first_errors_by_the_wrong_part_s_shape(tmp_path: Path) -> No
     write_run(tmp_path, "task: multistep_arithmetic\ntask_options: {style: split}\n", p, rows)
     first, lucky, n = load_benchmark("first_errors").count(tmp_path)
     assert (n, first, +lucky) == (2, {"none": 1, "n1 * n1": 1}, {"none": 1})
+
+
+def test_arithmetic_answers_by_the_largest_number_of_the_gold_rationale(tmp_path: Path) -> None:
+    task = get_task("multistep_arithmetic", style="split")
+    small = task.problem_from_text("((4 + 7 * 8) - (9 * -6 + 5)) =", None)  # 56 + 49 = 105
+    big = task.problem_from_text("((9 * 8 * 7) * (9 * -6 + 5)) =", None)  # 504 * -49
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "eval.jsonl").write_text(
+        "".join(json.dumps(p.to_json()) + "\n" for p in (small, big))
+    )
+    (tmp_path / "config.yaml").write_text(
+        "task: multistep_arithmetic\ntask_options: {style: split}\n"
+    )
+    (tmp_path / "eval").mkdir()
+    rows = [
+        {"question": small.question, "seen": True, "first_correct": True},
+        {"question": big.question, "seen": True, "first_correct": False},
+        {"question": big.question, "seen": False, "first_correct": False},
+    ]
+    (tmp_path / "eval" / "sft.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    answers, right = load_benchmark("first_errors").by_size(tmp_path)
+    assert (answers, +right) == ({3: 1, 5: 1}, {3: 1})
