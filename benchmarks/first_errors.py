@@ -45,15 +45,21 @@ def kind(task: str, text: str, label: str, segment: str) -> str:
     return "reading"
 
 
-def count(run: Path, method: str = "sft") -> tuple[Counter[str], Counter[str], int]:
-    """(attempts by the kind of their first wrong step, those of them with the right answer,
-    seen attempts); attempts with every step right count under ``none``."""
+def load_run(run: Path):
+    """A run's config, its task and its evaluation problems by question."""
     cfg = load_config(run / "config.yaml")
     task = get_task(cfg.task, **cfg.task_options)
     problems = {}
     for _, d in read_jsonl(run / "data" / "eval.jsonl"):
         p = Problem.from_json(d)
         problems[p.question] = p
+    return cfg, task, problems
+
+
+def count(run: Path, method: str = "sft") -> tuple[Counter[str], Counter[str], int]:
+    """(attempts by the kind of their first wrong step, those of them with the right answer,
+    seen attempts); attempts with every step right count under ``none``."""
+    cfg, task, problems = load_run(run)
     first: Counter[str] = Counter()
     lucky: Counter[str] = Counter()
     n = 0
@@ -84,12 +90,7 @@ def count(run: Path, method: str = "sft") -> tuple[Counter[str], Counter[str], i
 def by_size(run: Path, method: str = "sft") -> tuple[Counter[int], Counter[int]]:
     """Arithmetic: (seen answers, right ones) by the digit count of the largest number in the
     gold rationale of the run's own style."""
-    cfg = load_config(run / "config.yaml")
-    task = get_task(cfg.task, **cfg.task_options)
-    problems = {}
-    for _, d in read_jsonl(run / "data" / "eval.jsonl"):
-        p = Problem.from_json(d)
-        problems[p.question] = p
+    _, task, problems = load_run(run)
     answers: Counter[int] = Counter()
     right: Counter[int] = Counter()
     for _, r in read_jsonl(run / "eval" / f"{method}.jsonl"):
