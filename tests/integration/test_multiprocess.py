@@ -209,6 +209,9 @@ for micro in (1, 2):
     train_policy(build_tiny_policy(tiny, seed=0), samples, cfg)
     counts[micro] = len(reduces)
 sys.stdout.write("REDUCES " + json.dumps(counts) + "\\n")
+# as the CLI does: leave the process group before the interpreter tears down (a rank that
+# exits with gloo's threads running may abort, failing the launch)
+processes.close()
 """
 
 
