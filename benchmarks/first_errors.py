@@ -5,7 +5,7 @@ placement by how many steps it cites, the reading, the final response (docs/abla
 of an arithmetic step: the shape of the wrong part's left side, each number as its digit count
 (``280 + 7 = 217`` -> ``n3 + n1``; docs/ablations.md §28); other tasks: the step's label.
 For arithmetic a second table: the answers by the digit count of the largest number in the
-problem's gold rationale, and how many of them are right (docs/ablations.md §33).
+problem's operations, and how many of them are right (docs/ablations.md §33).
 
     python benchmarks/first_errors.py runs/X [METHOD]   # METHOD: eval/METHOD.jsonl, default sft
 """
@@ -89,14 +89,16 @@ def count(run: Path, method: str = "sft") -> tuple[Counter[str], Counter[str], i
 
 def by_size(run: Path, method: str = "sft") -> tuple[Counter[int], Counter[int]]:
     """Arithmetic: (seen answers, right ones) by the digit count of the largest number in the
-    gold rationale of the run's own style."""
-    _, task, problems = load_run(run)
+    problem's operations (its gold rationale in the ``ops`` style: the same numbers as the
+    ``split`` style's, and a class that does not move with the run's style)."""
+    _, _, problems = load_run(run)
+    ops = get_task("multistep_arithmetic", style="ops")
     answers: Counter[int] = Counter()
     right: Counter[int] = Counter()
     for _, r in read_jsonl(run / "eval" / f"{method}.jsonl"):
         if not r["seen"]:
             continue
-        gold = task.solve(problems[r["question"]])
+        gold = ops.solve(problems[r["question"]])
         digits = max(len(x) for x in re.findall(r"\d+", gold.render() if gold else "0"))
         answers[digits] += 1
         right[digits] += bool(r["first_correct"])
@@ -114,7 +116,7 @@ def main() -> None:
         print(f"| {k} | {v} | {lucky[k]} |")
     if load_config(run / "config.yaml").task == "multistep_arithmetic":
         answers, right = by_size(run, method)
-        print("\n| largest number in the gold rationale | answers | right |")
+        print("\n| largest number in the operations | answers | right |")
         print("|---|---|---|")
         for k in sorted(answers):
             print(f"| {k} digit{'s' if k > 1 else ''} | {answers[k]} | {right[k]} |")

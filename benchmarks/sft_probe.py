@@ -151,7 +151,9 @@ def main() -> None:
     ap.add_argument("--eval-n", type=int, default=100)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--copy-check", action="store_true", help="only the 12-digit copy check")
-    ap.add_argument("--style", default="paper", choices=["paper", "compact", "ops", "split"])
+    ap.add_argument(
+        "--style", default="paper", choices=["paper", "compact", "ops", "split", "digits"]
+    )
     ap.add_argument("--hidden", type=int, default=128)
     ap.add_argument("--tokenizer", default="char", choices=["char", "word", "number"])
     ap.add_argument("--layers", type=int, default=4)

@@ -14,6 +14,7 @@ from tripost.tasks.arithmetic.model import (
     ExprError,
     Node,
     chain_error,
+    digits_op,
     evaluate,
     parse_expr,
     reductions,
@@ -588,9 +589,51 @@ def test_the_ops_checker_accepts_the_split_style_and_the_split_checker_the_ops_s
     for _ in range(50):
         p = SPLIT.generate(rng, "seen")
         assert OPS.check(p, SPLIT.solve(p)).correct and SPLIT.check(p, OPS.solve(p)).correct
+        assert OPS.check(p, DIGITS.solve(p)).correct and DIGITS.check(p, SPLIT.solve(p)).correct
 
 
-@pytest.mark.parametrize("style", ["ops", "split"])
+# --- the digits style ---------------------------------------------------------------------------
+
+DIGITS = MultistepArithmetic(style="digits")
+
+
+def one_digit(x: int) -> bool:
+    """-700 yes, 70 yes, 75 no: one nonzero digit."""
+    return len(str(abs(x)).rstrip("0")) <= 1
+
+
+def test_every_link_of_a_digits_operation_keeps_its_value_and_multiplies_one_digit_numbers():
+    for op in "+-*":
+        for a in range(-1300, 1301, 37):
+            for b in range(-999, 1000, 23):
+                parts = digits_op(a, op, b).split(" = ")
+                value = evaluate(Node(op, a, b))
+                assert parts[0] == f"{a} {op} {b}" and int(parts[-1]) == value
+                assert {evaluate(parse_expr(x)) for x in parts} == {value}
+                if max(abs(a), abs(b), abs(value)) < 100:
+                    assert digits_op(a, op, b) == split_op(a, op, b)
+                    continue
+                for link in parts[1:-1]:  # every product of a link: two one-digit numbers
+                    for term in link.split(" + "):
+                        if " * " in term:
+                            x, y = map(int, term.split(" * "))
+                            assert one_digit(x) and one_digit(y), (a, op, b, link)
+                if op == "*" and not (one_digit(a) and one_digit(b)):
+                    assert len(parts) > 2  # a spread, never one product of many digits
+
+
+def test_digits_feedback_names_the_wrong_link():
+    p = DIGITS.problem_from_text(QUESTION, None)
+    text = DIGITS.solve(p).render()
+    assert "79 - -90 = 70 - -90 + 9 = 160 + 9 = 169" in text  # an operation that reaches 100
+    assert "-10 + -80 = -90" in text  # under 100: the split style's chain
+    fb = check_text(DIGITS, p, text.replace("= 160 + 9", "= 150 + 9"))
+    assert (fb.correct, fb.error_step) == (False, "6")
+    assert "70 - -90 + 9 is not equal to 150 + 9" in fb.reason
+    assert digits_op(24, "*", 88, 2012).endswith("= 2080 + 32 = 2012")  # a slip ends the chain
+
+
+@pytest.mark.parametrize("style", ["ops", "split", "digits"])
 def test_injected_errors_are_found_and_fixed_in_the_ops_styles(style):
     task = MultistepArithmetic(style=style)
     rng = random.Random(2)

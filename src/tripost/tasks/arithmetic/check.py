@@ -294,8 +294,8 @@ def _check_ops_final(plan: Plan, attempt: Attempt, step: Step) -> Feedback | Non
 
 def first_error(plan: Plan, attempt: Attempt, style: str = "paper") -> Feedback | None:
     """The first wrong step of a rationale in the paper's style, the ``compact`` one or the
-    ``ops`` and ``split`` ones (one checker: an operation may be a chain)."""
-    compact, ops = style == "compact", style in ("ops", "split")
+    ``ops``, ``split`` and ``digits`` ones (one checker: an operation may be a chain)."""
+    compact, ops = style == "compact", style in ("ops", "split", "digits")
     n = len(plan.groups)
     numbered = [s for s in attempt.steps if s.label != FINAL]
     finals = [s for s in attempt.steps if s.label == FINAL]

@@ -130,21 +130,21 @@ def inject_chain(
 
 
 def inject_ops(
-    plan: Plan, kind: str, rng: random.Random, tens_units: bool = False
+    plan: Plan, kind: str, rng: random.Random, style: str = "ops"
 ) -> tuple[Attempt, str] | None:
     """The ``ops`` style's slips, as in the other styles: ``"chain"`` a wrong result of one
     operation (a product more often than not), ``"substitution"`` a group's value miscopied
     into the final equation, ``"decomposition"`` a miscopied number or operator of the question
     (in the pattern of step (1), or in a group where its calculation names it). The operations
-    after the slip follow from it. With ``tens_units`` (the ``split`` style) an operation's chain
+    after the slip follow from it. In the ``split`` and ``digits`` styles an operation's chain
     is right up to its last link, whose result is the slip."""
     n = len(plan.groups)
     starts: list[Tree] = [parse_expr(g.text) for g in plan.groups]
-    calc = [op_exprs(t, reductions(t), tens_units) for t in starts]
+    calc = [op_exprs(t, reductions(t), style) for t in starts]
     values = dict(plan.values)
     if kind == "decomposition":
         wrong, k = wrong_decomposition(plan, rng)
-        return solve_ops(wrong, tens_units), "1" if k is None else str(k + 2)
+        return solve_ops(wrong, style), "1" if k is None else str(k + 2)
     if kind == "substitution":
         letter = rng.choice(plan.letters)
         others = {v for x, v in plan.values.items() if x != letter and v != plan.values[letter]}
@@ -153,7 +153,7 @@ def inject_ops(
         else:
             values[letter] = slip(plan.values[letter], None, rng)
         sub = substitute(plan.pattern, values)
-        final = op_exprs(sub, reductions(sub), tens_units)
+        final = op_exprs(sub, reductions(sub), style)
         answer = evaluate(sub)
         return render_ops_attempt(plan, calc, final, answer, values), str(n + 2)
     starts.append(substitute(plan.pattern, plan.values))
@@ -162,12 +162,12 @@ def inject_ops(
         return None
     k, trees = picked
     if k < n:
-        calc[k] = op_exprs(starts[k], trees[1:], tens_units)
+        calc[k] = op_exprs(starts[k], trees[1:], style)
         values[plan.letters[k]] = evaluate(trees[-1])
         sub = substitute(plan.pattern, values)
-        final, answer = op_exprs(sub, reductions(sub), tens_units), evaluate(sub)
+        final, answer = op_exprs(sub, reductions(sub), style), evaluate(sub)
     else:
-        final, answer = op_exprs(starts[k], trees[1:], tens_units), evaluate(trees[-1])
+        final, answer = op_exprs(starts[k], trees[1:], style), evaluate(trees[-1])
     return render_ops_attempt(plan, calc, final, answer, values), str(k + 2)
 
 

@@ -496,19 +496,87 @@ def split_op(a: int, op: str, b: int, result: int | None = None) -> str:
     return f"{head} = {spread} = {tens} + {units} = {tail}"
 
 
-def op_exprs(start: Tree, trees: list[Tree], tens_units: bool = False) -> list[str]:
-    """The ``ops`` style of a chain: one ``a op b = c`` per reduction of ``start`` (``trees``
-    are the trees after each reduction), e.g. ``["7 * 3 = 21", "21 * -9 = -189"]``; with
-    ``tens_units`` (the ``split`` style), an operation on a multi-digit number as a chain (:func:`split_op`)."""
+def _places(x: int) -> list[int]:
+    """``-2807`` -> ``[-2000, -800, -7]``: the nonzero digits of ``x`` in their places, highest
+    first, each with the sign of ``x``."""
+    sign, digits = (-1 if x < 0 else 1), str(abs(x))
+    n = len(digits)
+    return [sign * int(d) * 10 ** (n - 1 - i) for i, d in enumerate(digits) if d != "0"]
+
+
+def _merges(terms: list[int]) -> list[str]:
+    """The links that add ``terms`` up left to right, one pair at a time: ``[1600, 320, 32]``
+    -> ``["1920 + 32", "1952"]``."""
+    out = []
+    while len(terms) > 1:
+        terms = [terms[0] + terms[1], *terms[2:]]
+        out.append(" + ".join(map(str, terms)))
+    return out
+
+
+def digits_op(a: int, op: str, b: int, result: int | None = None) -> str:
+    """One operation in the ``digits`` style: the ``split`` style's chain (:func:`split_op`)
+    where every number of it stays under 100; otherwise the operation spread over the digits
+    of its operands in their places, so that every link is a one-digit fact with zeros
+    appended or the sum of two numbers, then the places added up left to right::
+
+        >>> digits_op(24, "*", 88)
+        '24 * 88 = 20 * 80 + 20 * 8 + 4 * 80 + 4 * 8 = 1600 + 160 + 320 + 32 = 1760 + 320 + 32 = 2080 + 32 = 2112'
+        >>> digits_op(2880, "-", 663)
+        '2880 - 663 = 2000 + 800 - 600 + 80 - 60 - 3 = 2000 + 200 + 20 + -3 = 2200 + 20 + -3 = 2220 + -3 = 2217'
+        >>> digits_op(56, "+", 8), digits_op(-30, "*", -90)
+        ('56 + 8 = 50 + 6 + 8 = 50 + 14 = 64', '-30 * -90 = 2700')
+
+    ``result`` (the true value by default) ends the chain; each expression of it has the
+    operation's value when read with ``*`` first and left to right."""
+    value = evaluate(Node(op, a, b))
+    if max(abs(a), abs(b), abs(value)) < 100:
+        return split_op(a, op, b, result)
+    result = value if result is None else result
+    head, tail = f"{a} {op} {b}", str(result)
+    pa, pb = _places(a), _places(b)
+    if op == "*":
+        if len(pa) * len(pb) <= 1:  # a one-digit fact with zeros, or a zero
+            return f"{head} = {tail}"
+        spread = " + ".join(f"{x} * {y}" for x in pa for y in pb)
+        terms = [x * y for x in pa for y in pb]
+    else:
+        top = max(len(str(abs(a))), len(str(abs(b))))
+        parts: list[str] = []
+        terms = []
+        for k in range(top - 1, -1, -1):  # places, highest first
+            x = next((t for t in pa if abs(t) // 10**k in range(1, 10)), None)
+            y = next((t for t in pb if abs(t) // 10**k in range(1, 10)), None)
+            if x is None and y is None:
+                continue
+            if x is not None:
+                parts.append(f"+ {x}" if parts else str(x))
+            if y is not None:
+                parts.append(f"{op} {y}" if parts else str(y if op == "+" else -y))
+            terms.append(evaluate(Node(op, x or 0, y or 0)))
+        terms = [t for t in terms if t] or [0]
+        if len(parts) <= 2 and len(terms) == 1:  # one fact on one place
+            return f"{head} = {tail}"
+        spread = " ".join(parts)
+    listed = [" + ".join(map(str, terms))] if len(terms) > 1 else []
+    return " = ".join([head, spread, *listed, *_merges(terms)[:-1], tail])
+
+
+CHAINS = {"ops": lambda a, op, b, r: f"{a} {op} {b} = {r}", "split": split_op, "digits": digits_op}
+
+
+def op_exprs(start: Tree, trees: list[Tree], style: str = "ops") -> list[str]:
+    """One ``a op b = c`` per reduction of ``start`` (``trees`` are the trees after each
+    reduction), e.g. ``["7 * 3 = 21", "21 * -9 = -189"]`` (the ``ops`` style); the ``split``
+    and ``digits`` styles write an operation on a multi-digit number as a chain
+    (:func:`split_op`, :func:`digits_op`)."""
     out, before = [], start
     for path, after in zip(reduction_order(start), trees, strict=True):
         node = subtree(before, path)
         if isinstance(node, Node):  # not a twin reduced with an earlier copy of itself
             a, b, result = node.left, node.right, subtree(after, path)
             assert isinstance(a, int) and isinstance(b, int) and isinstance(result, int)
-            out.append(
-                split_op(a, node.op, b, result) if tens_units else f"{a} {node.op} {b} = {result}"
-            )
+            out.append(CHAINS[style](a, node.op, b, result))
         before = after
     return out
 
@@ -551,13 +619,13 @@ def render_ops_attempt(
     return Attempt(tuple(steps))
 
 
-def solve_ops(plan: Plan, tens_units: bool = False) -> Attempt:
+def solve_ops(plan: Plan, style: str = "ops") -> Attempt:
     calc = []
     for g in plan.groups:
         full = parse_expr(g.text)
-        calc.append(op_exprs(full, reductions(full), tens_units))
+        calc.append(op_exprs(full, reductions(full), style))
     sub = substitute(plan.pattern, plan.values)
-    ops = op_exprs(sub, reductions(sub), tens_units)
+    ops = op_exprs(sub, reductions(sub), style)
     return render_ops_attempt(plan, calc, ops, plan.answer)
 
 

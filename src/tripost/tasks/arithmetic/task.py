@@ -57,7 +57,8 @@ from tripost.trajectory import FINAL, Attempt, Feedback, Problem
 
 log = logging.getLogger(__name__)
 
-STYLES = ("paper", "compact", "ops", "split")
+STYLES = ("paper", "compact", "ops", "split", "digits")
+OPS_STYLES = ("ops", "split", "digits")  # one operation per equation
 SEEN_BUCKETS = ["l3_d2", "l3_d22", "l4_d2", "l4_d22"]
 UNSEEN_BUCKETS = ["l3_d222", "l4_d222", "l5_d2", "l5_d22", "l6_d2", "l6_d22"]
 
@@ -83,7 +84,8 @@ class MultistepArithmetic:
         #: ``"paper"``: the official rationale; ``"compact"``: the same steps and chains without
         #: the sentences around them, for a small model trained from scratch (module docstring);
         #: ``"ops"``: one operation per equation; ``"split"``: ``ops`` with an operation on a
-        #: multi-digit number written on its tens and units
+        #: multi-digit number written on its tens and units; ``"digits"``: ``split`` with an
+        #: operation that reaches 100 spread over all the digits of its operands
         self.style = style
         self.compact = style == "compact"
         self.buckets = SEEN_BUCKETS + UNSEEN_BUCKETS
@@ -130,8 +132,8 @@ class MultistepArithmetic:
         plan = plan_of(problem.question)
         if plan is None:
             return None
-        if self.style in ("ops", "split"):
-            return solve_ops(plan, self.style == "split")
+        if self.style in OPS_STYLES:
+            return solve_ops(plan, self.style)
         return solve_plan(plan, self.compact)
 
     def extract_answer(self, attempt: Attempt, problem: Problem | None = None) -> str | None:
@@ -176,13 +178,12 @@ class MultistepArithmetic:
         if plan is None:
             return None
         kind, c = kind or rng.choice(INJECTIONS), self.compact
-        if self.style in ("ops", "split"):
-            tens_units = self.style == "split"
+        if self.style in OPS_STYLES:
             if kind in ("chain", "substitution", "decomposition"):
-                injected = inject_ops(plan, kind, rng, tens_units)
-                return injected or inject_answer(plan, solve_ops(plan, tens_units), rng)
+                injected = inject_ops(plan, kind, rng, self.style)
+                return injected or inject_answer(plan, solve_ops(plan, self.style), rng)
             if kind == "answer":
-                return inject_answer(plan, solve_ops(plan, tens_units), rng)
+                return inject_answer(plan, solve_ops(plan, self.style), rng)
         if kind == "chain":
             return inject_chain(plan, rng, c) or inject_answer(plan, solve_plan(plan, c), rng)
         if kind == "substitution":
