@@ -602,7 +602,7 @@ def one_digit(x: int) -> bool:
     return len(str(abs(x)).rstrip("0")) <= 1
 
 
-def test_every_link_of_a_digits_operation_keeps_its_value_and_multiplies_one_digit_numbers():
+def test_every_link_of_a_digits_operation_keeps_its_value_and_does_one_thing():
     for op in "+-*":
         for a in range(-1300, 1301, 37):
             for b in range(-999, 1000, 23):
@@ -610,9 +610,6 @@ def test_every_link_of_a_digits_operation_keeps_its_value_and_multiplies_one_dig
                 value = evaluate(Node(op, a, b))
                 assert parts[0] == f"{a} {op} {b}" and int(parts[-1]) == value
                 assert {evaluate(parse_expr(x)) for x in parts} == {value}
-                if max(abs(a), abs(b), abs(value)) < 100:
-                    assert digits_op(a, op, b) == split_op(a, op, b)
-                    continue
                 for link in parts[1:-1]:  # every product of a link: two one-digit numbers
                     for term in link.split(" + "):
                         if " * " in term:
@@ -620,16 +617,19 @@ def test_every_link_of_a_digits_operation_keeps_its_value_and_multiplies_one_dig
                             assert one_digit(x) and one_digit(y), (a, op, b, link)
                 if op == "*" and not (one_digit(a) and one_digit(b)):
                     assert len(parts) > 2  # a spread, never one product of many digits
+                if op != "*" and 9 < abs(a) < 100 and 9 < abs(b) < 100 and a % 10 and b % 10:
+                    # spread, tens combined, units combined, result
+                    assert len(parts) == 5, parts
 
 
 def test_digits_feedback_names_the_wrong_link():
     p = DIGITS.problem_from_text(QUESTION, None)
     text = DIGITS.solve(p).render()
-    assert "79 - -90 = 70 - -90 + 9 = 160 + 9 = 169" in text  # an operation that reaches 100
-    assert "-10 + -80 = -90" in text  # under 100: the split style's chain
-    fb = check_text(DIGITS, p, text.replace("= 160 + 9", "= 150 + 9"))
+    assert "28 + 51 = 20 + 50 + 8 + 1 = 70 + 8 + 1 = 70 + 9 = 79" in text
+    assert "79 - -90 = 70 - -90 + 9 = 160 + 9 = 169" in text
+    fb = check_text(DIGITS, p, text.replace("= 70 + 8 + 1", "= 60 + 8 + 1"))
     assert (fb.correct, fb.error_step) == (False, "6")
-    assert "70 - -90 + 9 is not equal to 150 + 9" in fb.reason
+    assert "20 + 50 + 8 + 1 is not equal to 60 + 8 + 1" in fb.reason
     assert digits_op(24, "*", 88, 2012).endswith("= 2080 + 32 = 2012")  # a slip ends the chain
 
 

@@ -515,23 +515,25 @@ def _merges(terms: list[int]) -> list[str]:
 
 
 def digits_op(a: int, op: str, b: int, result: int | None = None) -> str:
-    """One operation in the ``digits`` style: the ``split`` style's chain (:func:`split_op`)
-    where every number of it stays under 100; otherwise the operation spread over the digits
-    of its operands in their places, so that every link is a one-digit fact with zeros
-    appended or the sum of two numbers, then the places added up left to right::
+    """One operation in the ``digits`` style: a chain whose every link does one thing, a
+    one-digit fact (zeros appended) or the sum of two numbers. A product is spread over the
+    digits of its operands in their places (``20 * 80 + 20 * 8 + ...``), a sum or difference
+    over the places of its operands, whose digits are then combined one place per link, highest
+    first; the places' values are added up left to right::
 
+        >>> digits_op(43, "+", -65), digits_op(56, "+", 8)
+        ('43 + -65 = 40 + -60 + 3 + -5 = -20 + 3 + -5 = -20 + -2 = -22', '56 + 8 = 50 + 6 + 8 = 50 + 14 = 64')
         >>> digits_op(24, "*", 88)
         '24 * 88 = 20 * 80 + 20 * 8 + 4 * 80 + 4 * 8 = 1600 + 160 + 320 + 32 = 1760 + 320 + 32 = 2080 + 32 = 2112'
         >>> digits_op(2880, "-", 663)
-        '2880 - 663 = 2000 + 800 - 600 + 80 - 60 - 3 = 2000 + 200 + 20 + -3 = 2200 + 20 + -3 = 2220 + -3 = 2217'
-        >>> digits_op(56, "+", 8), digits_op(-30, "*", -90)
-        ('56 + 8 = 50 + 6 + 8 = 50 + 14 = 64', '-30 * -90 = 2700')
+        '2880 - 663 = 2000 + 800 - 600 + 80 - 60 + -3 = 2000 + 200 + 80 - 60 + -3 = 2000 + 200 + 20 + -3 = 2200 + 20 + -3 = 2220 + -3 = 2217'
 
-    ``result`` (the true value by default) ends the chain; each expression of it has the
-    operation's value when read with ``*`` first and left to right."""
+    Operands on one place, or with no place in common, are added in one link (``-6 + 7 = 1``,
+    ``30 + 50 = 80``, ``280 + 7 = 287``), and a product of two one-digit numbers is one link too
+    (``-30 * -90 = 2700``). ``result`` (the true value by
+    default) ends the chain; each expression of it has the operation's value when read with
+    ``*`` first and left to right."""
     value = evaluate(Node(op, a, b))
-    if max(abs(a), abs(b), abs(value)) < 100:
-        return split_op(a, op, b, result)
     result = value if result is None else result
     head, tail = f"{a} {op} {b}", str(result)
     pa, pb = _places(a), _places(b)
@@ -540,26 +542,29 @@ def digits_op(a: int, op: str, b: int, result: int | None = None) -> str:
             return f"{head} = {tail}"
         spread = " + ".join(f"{x} * {y}" for x in pa for y in pb)
         terms = [x * y for x in pa for y in pb]
-    else:
-        top = max(len(str(abs(a))), len(str(abs(b))))
-        parts: list[str] = []
-        terms = []
-        for k in range(top - 1, -1, -1):  # places, highest first
-            x = next((t for t in pa if abs(t) // 10**k in range(1, 10)), None)
-            y = next((t for t in pb if abs(t) // 10**k in range(1, 10)), None)
-            if x is None and y is None:
-                continue
-            if x is not None:
-                parts.append(f"+ {x}" if parts else str(x))
-            if y is not None:
-                parts.append(f"{op} {y}" if parts else str(y if op == "+" else -y))
-            terms.append(evaluate(Node(op, x or 0, y or 0)))
-        terms = [t for t in terms if t] or [0]
-        if len(parts) <= 2 and len(terms) == 1:  # one fact on one place
-            return f"{head} = {tail}"
-        spread = " ".join(parts)
-    listed = [" + ".join(map(str, terms))] if len(terms) > 1 else []
-    return " = ".join([head, spread, *listed, *_merges(terms)[:-1], tail])
+        listed = " + ".join(map(str, terms))
+        return " = ".join([head, spread, listed, *_merges(terms)[:-1], tail])
+    by_place: dict[int, tuple[int | None, int | None]] = {}
+    for x in pa:
+        by_place[len(str(abs(x)))] = (x, None)
+    for y in pb:
+        by_place[len(str(abs(y)))] = (by_place.get(len(str(abs(y))), (None, None))[0], y)
+    places = [by_place[k] for k in sorted(by_place, reverse=True)]
+    if len(places) == 1 or all(x is None or y is None for x, y in places):
+        return f"{head} = {tail}"  # one fact on one place, or nothing to combine in a place
+
+    def part(x: int | None, y: int | None) -> str:
+        if x is not None and y is not None:
+            return f"{x} {op} {y}"
+        return str(x if x is not None else y if op == "+" else -y)  # type: ignore[operator]
+
+    terms = [evaluate(Node(op, x or 0, y or 0)) for x, y in places]
+    links = [" + ".join(part(x, y) for x, y in places)]
+    for i, (x, y) in enumerate(places):
+        if x is not None and y is not None:  # this place's digits combined
+            done = [str(t) for t in terms[: i + 1]]
+            links.append(" + ".join(done + [part(*p) for p in places[i + 1 :]]))
+    return " = ".join([head, *links, *_merges(terms)[:-1], tail])
 
 
 CHAINS = {"ops": lambda a, op, b, r: f"{a} {op} {b} = {r}", "split": split_op, "digits": digits_op}
