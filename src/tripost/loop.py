@@ -435,6 +435,18 @@ def si_mix_samples(task: Task, problems: list[Problem], cfg: RunConfig) -> list[
     return [item.to_sample(cfg.loss, task.instruction) for item in items]
 
 
+def format_texts(task: Task, problems: list[Problem], cfg: RunConfig, n: int = 200) -> list[str]:
+    """The texts of the scripted expert's self-improvement demonstrations (an injected error,
+    its feedback, the fix) and of its "correct" feedback on the first ``n`` training problems:
+    where a tiny model's tokenizer finds the feedback format's words
+    (``model.tiny.feedback_words``)."""
+    rng = random.Random(cfg.seed + 107)
+    fbk, imp = build_feedback("scripted", task), build_improvement("scripted", task)
+    demos, correct, _ = build_si_demos(task, problems[:n], fbk, imp, cfg.expert.max_rounds, rng)
+    items, _ = build_train_set([d.record for d in demos] + correct, [], None, rng)
+    return [item.to_sample(cfg.loss, task.instruction).text for item in items]
+
+
 def train_sft(rd: RunDir, task: Task, cfg: RunConfig) -> dict:
     word_vocab = not cfg.model.path and cfg.model.tiny.tokenizer in ("word", "number")
     needed = cfg.sft.steps != 0 or word_vocab
@@ -446,7 +458,9 @@ def train_sft(rd: RunDir, task: Task, cfg: RunConfig) -> dict:
         torch.manual_seed(cfg.seed)  # new LoRA adapters start from the run's seed, on every rank
         policy = load_policy(m.path, dtype, m.trust_remote_code, m.lora, device=m.device)
     else:  # a ``word`` tokenizer takes its words from the training texts
-        texts = (s.text for s in samples)
+        texts = [s.text for s in samples]
+        if m.tiny.feedback_words:
+            texts += format_texts(task, problems, cfg)
         policy = build_tiny_policy(cfg.model.tiny, seed=cfg.seed, texts=texts)
         policy.model.to(resolve_device(m.device))
     stats = {}

@@ -76,6 +76,15 @@ class TinyModelConfig(BaseModel):
         "logit starts as a sum of per-digit scores); random: as every other token",
     )
 
+    feedback_words: bool = Field(
+        False,
+        description="word and number tokenizers: also take words from the scripted expert's "
+        "self-improvement demonstrations (an injected error, its feedback and the fix) on 200 of "
+        "the training problems, so that the feedback format's words (Feedback, correct, "
+        "incorrect, because) are tokens: SFT on gold answers never shows them, and a model that "
+        "must spell them letter by letter after SFT writes garbled feedback (docs/ablations.md "
+        "§34)",
+    )
     copy_steps: int = Field(
         0,
         ge=0,

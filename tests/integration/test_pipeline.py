@@ -159,6 +159,19 @@ def test_word_tokenizer_run_takes_its_words_from_the_training_texts(tmp_path, to
     assert {r["method"] for r in report["results"]} == {"sft", "tripost"}
 
 
+@pytest.mark.parametrize("feedback_words", [False, True])
+def test_feedback_words_become_tokens_only_when_asked(tmp_path, toy_registry, feedback_words):
+    # SFT on gold answers never shows the feedback format's words; with model.tiny.feedback_words
+    # the tokenizer takes them from the scripted expert's demonstrations as well
+    over = {"model.tiny.tokenizer": "word", "model.tiny.feedback_words": feedback_words}
+    cfg = load_config(None, {**TINY, **over, "methods": ["sft"], "sft.steps": 2, "iterations": 0})
+    run_tripost(cfg, tmp_path)
+    tok = AutoTokenizer.from_pretrained(tmp_path / "checkpoints" / "sft")
+    for word in ("Feedback", "correct", "incorrect", "because"):
+        pieces = tok.convert_ids_to_tokens(tok.encode(word, add_special_tokens=False))
+        assert pieces == ([word] if feedback_words else list(word))
+
+
 def test_copy_stage_runs_before_sft_with_the_word_tokenizer(tmp_path, toy_registry):
     over = {"model.tiny.tokenizer": "word", "model.tiny.copy_steps": 4, "methods": ["sft"]}
     over["model.tiny.copy_mix"] = 0.2
