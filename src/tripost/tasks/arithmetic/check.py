@@ -11,6 +11,7 @@ import re
 
 from tripost.tasks.arithmetic.model import (
     ANSWER_RE,
+    OPS_STYLES,
     ExprError,
     Plan,
     Tree,
@@ -295,7 +296,7 @@ def _check_ops_final(plan: Plan, attempt: Attempt, step: Step) -> Feedback | Non
 def first_error(plan: Plan, attempt: Attempt, style: str = "paper") -> Feedback | None:
     """The first wrong step of a rationale in the paper's style, the ``compact`` one or the
     ``ops``, ``split`` and ``digits`` ones (one checker: an operation may be a chain)."""
-    compact, ops = style == "compact", style in ("ops", "split", "digits")
+    compact, ops = style == "compact", style in OPS_STYLES
     n = len(plan.groups)
     numbered = [s for s in attempt.steps if s.label != FINAL]
     finals = [s for s in attempt.steps if s.label == FINAL]

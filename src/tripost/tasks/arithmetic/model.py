@@ -530,9 +530,8 @@ def digits_op(a: int, op: str, b: int, result: int | None = None) -> str:
 
     Operands on one place, or with no place in common, are added in one link (``-6 + 7 = 1``,
     ``30 + 50 = 80``, ``280 + 7 = 287``), and a product of two one-digit numbers is one link too
-    (``-30 * -90 = 2700``). ``result`` (the true value by
-    default) ends the chain; each expression of it has the operation's value when read with
-    ``*`` first and left to right."""
+    (``-30 * -90 = 2700``). ``result`` (the true value by default) ends the chain; each
+    expression of it has the operation's value when read with ``*`` first and left to right."""
     value = evaluate(Node(op, a, b))
     result = value if result is None else result
     head, tail = f"{a} {op} {b}", str(result)
@@ -568,6 +567,7 @@ def digits_op(a: int, op: str, b: int, result: int | None = None) -> str:
 
 
 CHAINS = {"ops": lambda a, op, b, r: f"{a} {op} {b} = {r}", "split": split_op, "digits": digits_op}
+OPS_STYLES = tuple(CHAINS)  # the styles of one operation per equation
 
 
 def op_exprs(start: Tree, trees: list[Tree], style: str = "ops") -> list[str]:

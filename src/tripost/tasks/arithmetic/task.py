@@ -42,6 +42,7 @@ from tripost.tasks.arithmetic.generate import (
 )
 from tripost.tasks.arithmetic.model import (
     ANSWER_RE,
+    OPS_STYLES,
     Node,
     depth,
     evaluate,
@@ -57,8 +58,7 @@ from tripost.trajectory import FINAL, Attempt, Feedback, Problem
 
 log = logging.getLogger(__name__)
 
-STYLES = ("paper", "compact", "ops", "split", "digits")
-OPS_STYLES = ("ops", "split", "digits")  # one operation per equation
+STYLES = ("paper", "compact", *OPS_STYLES)
 SEEN_BUCKETS = ["l3_d2", "l3_d22", "l4_d2", "l4_d22"]
 UNSEEN_BUCKETS = ["l3_d222", "l4_d222", "l5_d2", "l5_d22", "l6_d2", "l6_d22"]
 
