@@ -30,6 +30,7 @@ from tripost.tasks.arithmetic.model import (
     render_flat,
     tokenize,
 )
+from tripost.tasks.arithmetic.task import STYLES
 from tripost.tasks.base import check_text
 from tripost.training import LossWeights, Sample, TrainConfig, train_policy
 from tripost.trajectory import FINAL, render_prompt
@@ -151,9 +152,7 @@ def main() -> None:
     ap.add_argument("--eval-n", type=int, default=100)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--copy-check", action="store_true", help="only the 12-digit copy check")
-    ap.add_argument(
-        "--style", default="paper", choices=["paper", "compact", "ops", "split", "digits"]
-    )
+    ap.add_argument("--style", default="paper", choices=STYLES)
     ap.add_argument("--hidden", type=int, default=128)
     ap.add_argument("--tokenizer", default="char", choices=["char", "word", "number"])
     ap.add_argument("--layers", type=int, default=4)

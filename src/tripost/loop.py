@@ -421,30 +421,35 @@ def gold_samples(task: Task, problems: list[Problem], weights: LossWeights) -> l
     return out
 
 
-def si_mix_samples(task: Task, problems: list[Problem], cfg: RunConfig) -> list[Sample]:
-    """SFT samples of ``data.sft_si_demos``: the scripted expert's self-improvement
-    demonstrations (injected error -> feedback -> fix) and its gold answers judged correct, on
-    the first such fraction of the training problems, rebalanced with TriPosT's ratio."""
-    n = round(len(problems) * cfg.data.sft_si_demos)
-    if n == 0:
-        return []
-    rng = random.Random(cfg.seed + 103)
+def expert_demo_samples(
+    task: Task, problems: list[Problem], cfg: RunConfig, seed: int, ratio: float | None
+) -> list[Sample]:
+    """The scripted expert's self-improvement demonstrations on ``problems`` (injected error ->
+    feedback -> fix) and its gold answers judged correct, rebalanced with ``ratio``, as
+    training samples."""
+    rng = random.Random(seed)
     fbk, imp = build_feedback("scripted", task), build_improvement("scripted", task)
-    demos, correct, _ = build_si_demos(task, problems[:n], fbk, imp, cfg.expert.max_rounds, rng)
-    items, _ = build_train_set([d.record for d in demos] + correct, [], cfg.postprocess.ratio, rng)
+    demos, correct, _ = build_si_demos(task, problems, fbk, imp, cfg.expert.max_rounds, rng)
+    items, _ = build_train_set([d.record for d in demos] + correct, [], ratio, rng)
     return [item.to_sample(cfg.loss, task.instruction) for item in items]
 
 
+def si_mix_samples(task: Task, problems: list[Problem], cfg: RunConfig) -> list[Sample]:
+    """SFT samples of ``data.sft_si_demos``: the expert's demonstrations and correct answers
+    (:func:`expert_demo_samples`) on the first such fraction of the training problems,
+    rebalanced with TriPosT's ratio."""
+    n = round(len(problems) * cfg.data.sft_si_demos)
+    if n == 0:
+        return []
+    return expert_demo_samples(task, problems[:n], cfg, cfg.seed + 103, cfg.postprocess.ratio)
+
+
 def format_texts(task: Task, problems: list[Problem], cfg: RunConfig, n: int = 200) -> list[str]:
-    """The texts of the scripted expert's self-improvement demonstrations (an injected error,
-    its feedback, the fix) and of its "correct" feedback on the first ``n`` training problems:
-    where a tiny model's tokenizer finds the feedback format's words
+    """The texts of the expert's demonstrations and correct answers on the first ``n``
+    training problems: where a tiny model's tokenizer finds the feedback format's words
     (``model.tiny.feedback_words``)."""
-    rng = random.Random(cfg.seed + 107)
-    fbk, imp = build_feedback("scripted", task), build_improvement("scripted", task)
-    demos, correct, _ = build_si_demos(task, problems[:n], fbk, imp, cfg.expert.max_rounds, rng)
-    items, _ = build_train_set([d.record for d in demos] + correct, [], None, rng)
-    return [item.to_sample(cfg.loss, task.instruction).text for item in items]
+    samples = expert_demo_samples(task, problems[:n], cfg, cfg.seed + 107, None)
+    return [s.text for s in samples]
 
 
 def train_sft(rd: RunDir, task: Task, cfg: RunConfig) -> dict:

@@ -84,8 +84,8 @@ class MultistepArithmetic:
         #: ``"paper"``: the official rationale; ``"compact"``: the same steps and chains without
         #: the sentences around them, for a small model trained from scratch (module docstring);
         #: ``"ops"``: one operation per equation; ``"split"``: ``ops`` with an operation on a
-        #: multi-digit number written on its tens and units; ``"digits"``: ``split`` with an
-        #: operation that reaches 100 spread over all the digits of its operands
+        #: multi-digit number written on its tens and units; ``"digits"``: one thing per link, a
+        #: product spread over its operands' digits, a sum's places combined one per link
         self.style = style
         self.compact = style == "compact"
         self.buckets = SEEN_BUCKETS + UNSEEN_BUCKETS
