@@ -322,6 +322,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if argv is None:  # the command itself, not a call from Python: mimalloc where installed
+        from tripost import allocator
+
+        allocator.reexec(["-m", "tripost", *sys.argv[1:]])
     args = build_parser().parse_args(argv)
     from tripost import processes, progress
 

@@ -17,6 +17,8 @@ import functools
 import logging
 import time
 
+from tripost import allocator
+
 log = logging.getLogger(__name__)
 
 
@@ -90,7 +92,7 @@ def say_float32_once(device_type: str) -> None:
 
 def host_speed(device="cpu") -> dict:
     """``{"bf16_matmul_gflops", "fp32_matmul_gflops", "bf16_autocast", "threads", "device",
-    "at"}`` measured now (about two seconds). Where bf16 does not pay, its rate is taken on
+    "allocator", "at"}`` measured now (about two seconds). Where bf16 does not pay, its rate is taken on
     256 x 256 matrices (a 1024 x 1024 one alone takes seconds there; the figure only has to
     say how slow)."""
     import torch
@@ -105,6 +107,7 @@ def host_speed(device="cpu") -> dict:
         "bf16_autocast": pays,
         "threads": torch.get_num_threads(),
         "device": str(device),
+        "allocator": allocator.active(),
         "at": round(time.time(), 1),
     }
 
@@ -120,4 +123,6 @@ def describe(speed: dict) -> str:
     text += f" on {where}"
     if speed.get("bf16_autocast") is False:
         text += " (bf16 autocast not used: float32)"
+    if speed.get("allocator") == "mimalloc":
+        text += ", mimalloc"
     return text

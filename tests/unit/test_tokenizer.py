@@ -5,7 +5,12 @@ import random
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from tripost.policy.model import TinyModelConfig, build_char_tokenizer, build_tiny_policy
+from tripost.policy.model import (
+    FORMAT_PIECES,
+    TinyModelConfig,
+    build_char_tokenizer,
+    build_tiny_policy,
+)
 
 TEXT = '(1) The first letter: "pardon"="p" (16), "sack"="s" (19).'
 
@@ -57,6 +62,36 @@ def test_number_tokenizer_tiny_model_is_a_normal_checkpoint(tmp_path):
         " * ",
         "-3",
     ]
+
+
+ANSWER = (
+    "Q: (3 * -4) =\nAnswer: Let's think step by step.\n(1) A = (3 * -4): 3 * -4 = -12, "
+    "-12 = -12.\n(12) x.\n(Final response) So the answer is -12.\n"
+    "Feedback: Step (1) to step (12) are correct."
+)
+
+
+def test_format_pieces_are_one_token_each_and_lose_nothing():
+    tok = build_char_tokenizer(["Feedback"], numbers=True, pieces=FORMAT_PIECES)
+    ids = tok.encode(ANSWER, add_special_tokens=False)
+    pieces = tok.convert_ids_to_tokens(ids)
+    assert tok.decode(ids) == ANSWER
+    assert pieces[10] == "Answer: Let's think step by step.\n" and pieces[11] == "(1) "
+    assert "(12) " in pieces and "(1" not in pieces  # the longer label, not a prefix of it
+    assert {"(Final response) So the answer is ", ", ", ": ", ".\n", "-12"} <= set(pieces)
+    assert pieces.count("(1) ") == 2 and pieces.count(".\n") == 3  # the feedback's too
+    plain = build_char_tokenizer(["Feedback"], numbers=True)
+    assert len(tok) == len(plain) + len(FORMAT_PIECES)
+    assert len(ids) < len(plain.encode(ANSWER, add_special_tokens=False)) - 40
+
+
+def test_tiny_model_takes_format_pieces_only_when_asked(tmp_path):
+    shape = {"hidden_size": 32, "num_layers": 1, "num_heads": 2, "tokenizer": "number"}
+    plain = build_tiny_policy(TinyModelConfig(**shape), texts=[ANSWER])
+    build_tiny_policy(TinyModelConfig(**shape, format_pieces=True), texts=[ANSWER]).save(tmp_path)
+    tok = AutoTokenizer.from_pretrained(tmp_path)  # a normal checkpoint keeps them
+    assert "(1) " in tok.convert_ids_to_tokens(tok.encode(ANSWER, add_special_tokens=False))
+    assert "(1) " not in plain.tokenizer.get_vocab()
 
 
 def test_number_embeddings_start_from_their_digits():

@@ -30,6 +30,7 @@ from transformers import (
 from tripost import processes
 from tripost.hostspeed import bf16_pays
 from tripost.settings import TinyModelConfig as TinyModelConfig
+from tripost.trajectory import ANSWER_PREFIX, FINAL
 
 log = logging.getLogger(__name__)
 
@@ -102,15 +103,29 @@ NUMBER_TOKENS = [str(i) for i in range(-999, 1000)]
 _NUMBER_RE = r" [-+*=] |(?<![0-9])(?:0|-?[1-9][0-9]{0,2})(?![0-9])|"
 
 
+#: the answer format's recurring pieces, one token each with ``model.tiny.format_pieces``: the
+#: answer's opening, step labels, the final response's opening and the punctuation that follows
+#: every step and number (a third of an arithmetic sample's tokens as characters)
+FORMAT_PIECES = [
+    ANSWER_PREFIX + "\n",
+    f"({FINAL}) So the answer is ",
+    *(f"({i}) " for i in range(1, 31)),
+    ", ",
+    ": ",
+    ".\n",
+]
+
+
 def build_char_tokenizer(
-    words: Iterable[str] = (), numbers: bool = False
+    words: Iterable[str] = (), numbers: bool = False, pieces: Iterable[str] = ()
 ) -> PreTrainedTokenizerFast:
     """One token per printable ASCII character and newline; anything else is ``<unk>``.
 
     With ``words``, each of those words is one token too (``"pardon"`` -> 1 token); a word
     that is not among them is split into characters, so no text is ever lost. With
     ``numbers``, so is each integer of up to 3 digits (``"-189"``; a longer one is split into
-    characters) and each operator between two spaces (``" * "``).
+    characters) and each operator between two spaces (``" * "``). Each of ``pieces`` (any
+    strings, e.g. :data:`FORMAT_PIECES`) is one token wherever it occurs, before all else.
     """
     vocab = {t: i for i, t in enumerate(SPECIAL_TOKENS + CHARS)}
     extra = sorted(set(words) - set(vocab))
@@ -118,10 +133,14 @@ def build_char_tokenizer(
     if numbers:
         more = [t for t in OPERATOR_TOKENS + NUMBER_TOKENS if t not in vocab]
         vocab.update({t: i for i, t in enumerate(more, start=len(vocab))})
+    pieces = sorted(set(pieces) - set(vocab), key=lambda p: (-len(p), p))  # longest first
+    vocab.update({p: i for i, p in enumerate(pieces, start=len(vocab))})
     # a whole known word (the trie tries longer words first), else any single character
     pattern = (r"\b" + _trie_regex(extra) + r"\b|" if extra else "") + r"[\s\S]"
     if numbers:
         pattern = _NUMBER_RE + pattern
+    if pieces:
+        pattern = "|".join(re.escape(p) for p in pieces) + "|" + pattern
     tk = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
     tk.pre_tokenizer = pre_tokenizers.Split(Regex(pattern), behavior="isolated")
     tk.decoder = decoders.Fuse()
@@ -184,7 +203,8 @@ def build_tiny_policy(cfg: TinyModelConfig, seed: int = 0, texts: Iterable[str] 
     "word"``: plus one token per word of ``texts``, e.g. the training texts; ``"number"``: also
     one per integer of up to 3 digits and per spaced operator)."""
     words = text_words(texts) if cfg.tokenizer in ("word", "number") else ()
-    tok = build_char_tokenizer(words, numbers=cfg.tokenizer == "number")
+    pieces = FORMAT_PIECES if cfg.format_pieces else ()
+    tok = build_char_tokenizer(words, numbers=cfg.tokenizer == "number", pieces=pieces)
     config = LlamaConfig(
         vocab_size=len(tok),
         hidden_size=cfg.hidden_size,
