@@ -92,9 +92,9 @@ def say_float32_once(device_type: str) -> None:
 
 def host_speed(device="cpu") -> dict:
     """``{"bf16_matmul_gflops", "fp32_matmul_gflops", "bf16_autocast", "threads", "device",
-    "allocator", "at"}`` measured now (about two seconds). Where bf16 does not pay, its rate is taken on
-    256 x 256 matrices (a 1024 x 1024 one alone takes seconds there; the figure only has to
-    say how slow)."""
+    "allocator", "at"}`` measured now (about two seconds). Where bf16 does not pay, its rate is
+    taken on 256 x 256 matrices (a 1024 x 1024 one alone takes seconds there; the figure only
+    has to say how slow). ``allocator``: ``mimalloc`` where the process has it loaded."""
     import torch
 
     device = torch.device(device)

@@ -89,9 +89,8 @@ class TinyModelConfig(BaseModel):
         False,
         description="the answer format's recurring pieces are one token each: the answer's "
         "opening (Answer: Let's think step by step.), step labels (1) to (30), the final "
-        "response's opening, ', ', ': ' and a full stop at a line's end (tripost.policy.model."
-        "FORMAT_PIECES): an arithmetic sample shrinks from 258 to 200 tokens (docs/ablations.md "
-        "§35)",
+        "response's opening, ', ' and ': ' (tripost.policy.model.FORMAT_PIECES): an arithmetic "
+        "sample shrinks from 258 to about 206 tokens (docs/ablations.md §35)",
     )
     copy_steps: int = Field(
         0,

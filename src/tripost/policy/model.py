@@ -104,15 +104,17 @@ _NUMBER_RE = r" [-+*=] |(?<![0-9])(?:0|-?[1-9][0-9]{0,2})(?![0-9])|"
 
 
 #: the answer format's recurring pieces, one token each with ``model.tiny.format_pieces``: the
-#: answer's opening, step labels, the final response's opening and the punctuation that follows
-#: every step and number (a third of an arithmetic sample's tokens as characters)
+#: answer's opening, step labels, the final response's opening, and the comma and colon that
+#: follow numbers and step heads. Not a full stop at a line's end: a segment of a training
+#: trajectory ends at the answer's full stop, the next begins with the newline, so the pair
+#: would be one token within segments and two across them, and the model saw three ways to go
+#: on after its answer (docs/ablations.md §35)
 FORMAT_PIECES = [
     ANSWER_PREFIX + "\n",
     f"({FINAL}) So the answer is ",
     *(f"({i}) " for i in range(1, 31)),
     ", ",
     ": ",
-    ".\n",
 ]
 
 
