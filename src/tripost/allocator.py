@@ -2,9 +2,9 @@
 
 CPU training allocates and frees hundreds of megabytes of activations per step, in sizes that
 change with each batch's length. glibc's malloc fragments under that pattern: on the arithmetic
-demo's model the same 100 training steps took 37, 40, 43, 44, 50 s in one process as its
-memory grew from 3.0 to 4.5 GB; with mimalloc, 33, 30, 30, 30, 31 s at a steady 2.0-2.1 GB
-(docs/ablations.md §35). A library cannot replace malloc once the process runs, so ``tripost``
+demo's model four blocks of 100 training steps took 30.3, 31.0, 33.4, 34.4 s in one process as
+its peak memory grew from 2.2 to 3.4 GB; with mimalloc, 25.2, 23.1, 23.8, 23.8 s at 1.9-2.0 GB
+(``benchmarks/step_time.py``, docs/ablations.md §35). A library cannot replace malloc once the process runs, so ``tripost``
 starts itself again with mimalloc preloaded (the way PyTorch's ``torch.backends.xeon.run_cpu``
 preloads jemalloc) when the ``cmeel-mimalloc`` package is installed. ``TRIPOST_ALLOCATOR=system``
 keeps glibc's.
