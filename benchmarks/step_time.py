@@ -28,7 +28,6 @@ from tripost.loop import gold_samples
 from tripost.policy.model import TinyModelConfig, build_tiny_policy
 from tripost.tasks import get_task
 from tripost.training import LossWeights, TrainConfig, train_policy
-from tripost.trajectory import render_prompt
 
 
 def main() -> None:
@@ -40,10 +39,9 @@ def main() -> None:
     ap.add_argument("--format-pieces", action="store_true")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
-    if args.allocator == "mimalloc" and allocator.active() != "mimalloc":
+    if args.allocator == "mimalloc":  # returns at once in the restarted process
         if allocator.mimalloc_path() is None:
             sys.exit("cmeel-mimalloc is not installed")
-        os.environ.pop(allocator.ENV, None)
         allocator.reexec([os.path.abspath(__file__), *sys.argv[1:]])
     torch.set_num_threads(args.threads)
     print(f"host: {describe(host_speed())}; allocator {allocator.active()}")
@@ -59,10 +57,9 @@ def main() -> None:
         tokenizer="number",
         format_pieces=args.format_pieces,
     )
-    texts = [render_prompt(p.question) + task.solve(p).render() for p in problems[:2000]]
     policy = build_tiny_policy(tiny, texts=[s.text for s in samples])
     tok = policy.tokenizer
-    mean = sum(len(tok.encode(t, add_special_tokens=False)) for t in texts) / len(texts)
+    mean = sum(len(tok.encode(s.text, add_special_tokens=False)) for s in samples[:2000]) / 2000
     print(f"heads {args.heads}, format pieces {args.format_pieces}: {mean:.0f} tokens/sample")
     cfg = TrainConfig(
         steps=args.steps,

@@ -4,10 +4,10 @@ CPU training allocates and frees hundreds of megabytes of activations per step, 
 change with each batch's length. glibc's malloc fragments under that pattern: on the arithmetic
 demo's model four blocks of 100 training steps took 30.3, 31.0, 33.4, 34.4 s in one process as
 its peak memory grew from 2.2 to 3.4 GB; with mimalloc, 25.2, 23.1, 23.8, 23.8 s at 1.9-2.0 GB
-(``benchmarks/step_time.py``, docs/ablations.md §35). A library cannot replace malloc once the process runs, so ``tripost``
-starts itself again with mimalloc preloaded (the way PyTorch's ``torch.backends.xeon.run_cpu``
-preloads jemalloc) when the ``cmeel-mimalloc`` package is installed. ``TRIPOST_ALLOCATOR=system``
-keeps glibc's.
+(``benchmarks/step_time.py``, docs/ablations.md §35). A library cannot replace malloc once the
+process runs, so ``tripost`` starts itself again with mimalloc preloaded (the way PyTorch's
+``torch.backends.xeon.run_cpu`` preloads jemalloc) when the ``cmeel-mimalloc`` package is
+installed. ``TRIPOST_ALLOCATOR=system`` keeps glibc's.
 """
 
 from __future__ import annotations
