@@ -43,8 +43,9 @@ def unit_pool(tokenizer, units: int, rng: random.Random) -> list[str]:
 
 def copy_samples(units: list[str], n: int, rng: random.Random) -> list[Sample]:
     """``n`` samples of random strings of ``units``, each string followed by a newline and its
-    copy; the strings have weight 0 and the copies weight 1. A unit is its own segment (tokenised
-    alone, so it stays one token: ``blue`` next to ``jay`` would otherwise be characters)."""
+    copy; the strings have weight 0 and the copies weight 1. A unit is its own segment, tokenised
+    alone (``whole=False``), so it stays one token (``blue`` next to ``jay`` would otherwise be
+    characters)."""
     out = []
     for _ in range(n):
         segments: list[tuple[str, float]] = []
@@ -54,7 +55,7 @@ def copy_samples(units: list[str], n: int, rng: random.Random) -> list[Sample]:
             for w in (0.0, 1.0):
                 segments += [(u, w) for u in s] + [("\n", w)]
             size += 2 * len(s) + 2
-        out.append(Sample(tuple(segments), eos=False))
+        out.append(Sample(tuple(segments), eos=False, whole=False))
     return out
 
 

@@ -89,8 +89,9 @@ class TinyModelConfig(BaseModel):
         False,
         description="the answer format's recurring pieces are one token each: the answer's "
         "opening (Answer: Let's think step by step.), step labels (1) to (30), the final "
-        "response's opening, ', ' and ': ' (tripost.policy.model.FORMAT_PIECES): an arithmetic "
-        "sample shrinks from 258 to about 206 tokens (docs/ablations.md §35)",
+        "response's opening, ', ', ': ' and a line's closing full stop "
+        "(tripost.policy.model.FORMAT_PIECES): an arithmetic sample shrinks from 258 to about "
+        "202 tokens (docs/ablations.md §35-§36)",
     )
     copy_steps: int = Field(
         0,

@@ -41,10 +41,13 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Sample:
-    """Text segments with loss weights; ``eos`` appends EOS (weight of the last segment)."""
+    """Text segments with loss weights; ``eos`` appends EOS (weight of the last segment).
+    ``whole``: tokenize the text as a whole, as generation does; ``False`` tokenizes segment by
+    segment (drills whose segments are meant to be one token each)."""
 
     segments: tuple[tuple[str, float], ...]
     eos: bool = True
+    whole: bool = True
 
     @property
     def text(self) -> str:
@@ -100,24 +103,49 @@ def encode_sample(
     sample: Sample, tokenizer, max_length: int, bos: list[int] = (), cache: dict | None = None
 ) -> tuple[list[int], list[float]]:
     """Token ids and per-token weights of a sample. The weight of token t is the weight of
-    the segment it belongs to; it is used when t is *predicted* (label position). ``bos``:
-    ids put in front (weight 0), e.g. ``[bos]`` for tokenizers that add BOS to ordinary text.
-    ``cache``: segment text -> ids, shared by the samples of a stage (the copying stage's
-    samples are thousands of one-token segments of a few hundred texts)."""
+    the segment it belongs to (the highest one when it spans several); it is used when t is
+    *predicted* (label position). ``bos``: ids put in front (weight 0), e.g. ``[bos]`` for
+    tokenizers that add BOS to ordinary text. ``cache``: segment text -> ids for samples
+    tokenized segment by segment, shared by the samples of a stage (the copying stage's
+    samples are thousands of one-token segments of a few hundred texts).
+
+    The text is tokenized as a whole, so a token that spans two segments (``".\n"`` where an
+    answer ends and its feedback begins) is the token generation produces there; the weights
+    come from the tokens' character offsets. Tokenizers without offsets (slow ones) and
+    samples with ``whole=False`` are tokenized segment by segment."""
     ids: list[int] = list(bos)
     weights: list[float] = [0.0] * len(ids)
-    for text, w in sample.segments:
-        t = cache.get(text) if cache is not None else None
-        if t is None:
-            t = tokenizer.encode(text, add_special_tokens=False)
-            if cache is not None and len(text) <= 32:
-                cache[text] = t
+    if sample.whole and getattr(tokenizer, "is_fast", False):
+        t, w = _encode_whole(sample, tokenizer)
         ids += t
-        weights += [w] * len(t)
+        weights += w
+    else:
+        for text, w in sample.segments:
+            t = cache.get(text) if cache is not None else None
+            if t is None:
+                t = tokenizer.encode(text, add_special_tokens=False)
+                if cache is not None and len(text) <= 32:
+                    cache[text] = t
+            ids += t
+            weights += [w] * len(t)
     if sample.eos:
         ids.append(tokenizer.eos_token_id)
         weights.append(sample.segments[-1][1])
     return ids[:max_length], weights[:max_length]
+
+
+def _encode_whole(sample: Sample, tokenizer) -> tuple[list[int], list[float]]:
+    """Ids of the whole text, each weighted by the segments its characters come from."""
+    char_w: list[float] = []
+    for text, w in sample.segments:
+        char_w += [w] * len(text)
+    enc = tokenizer(sample.text, add_special_tokens=False, return_offsets_mapping=True)
+    weights, last = [], 0.0
+    for start, end in enc["offset_mapping"]:
+        if end > start:
+            last = max(char_w[start:end])
+        weights.append(last)  # a token with no characters of its own: its neighbour's weight
+    return enc["input_ids"], weights
 
 
 def batch_order(

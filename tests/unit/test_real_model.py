@@ -83,6 +83,21 @@ def test_bos_goes_in_front_of_plain_prompts_only_when_the_tokenizer_adds_it(ckpt
     assert ids.count(tok.bos_token_id) == 1
 
 
+def test_a_trajectory_is_tokenized_as_its_whole_text(ckpt):
+    tok = load_policy(ckpt, "float32").tokenizer
+    s = Sample(
+        (
+            ("Q: Add 1, 2 and 3.\nAnswer: x\n", 0.0),
+            ("(1) 1 + 2 + 3 = 6.", 1.0),
+            ("\nFeedback: (1) is correct.", 1.5),
+        ),
+        eos=False,
+    )
+    ids, w = encode_sample(s, tok, 1000)
+    assert ids == tok.encode(s.text, add_special_tokens=False)
+    assert w[0] == 0.0 and w[-1] == 1.5 and sorted(w) == w
+
+
 def test_chat_format_puts_the_question_in_a_user_turn_and_weights_the_assistant_only(ckpt):
     tok = load_policy(ckpt).tokenizer
     fmt = PromptFormat(tok, "chat", system="Be careful.")

@@ -78,7 +78,7 @@ def test_format_pieces_are_one_token_each_and_lose_nothing():
     assert tok.decode(ids) == ANSWER
     assert pieces[10] == "Answer: Let's think step by step.\n" and pieces[11] == "(1) "
     assert "(12) " in pieces and "(1" not in pieces  # the longer label, not a prefix of it
-    assert {"(Final response) So the answer is ", ", ", ": ", "-12"} <= set(pieces)
+    assert {"(Final response) So the answer is ", ", ", ": ", ".\n", "-12"} <= set(pieces)
     assert pieces.count("(1) ") == 2 and pieces.count(": ") == 3  # the feedback's too
     plain = build_char_tokenizer(["Feedback"], numbers=True)
     assert len(tok) == len(plain) + len(FORMAT_PIECES)

@@ -65,6 +65,20 @@ def test_encode_sample_weights_segments_and_appends_eos():
     assert tok.eos_token_id not in ids2
 
 
+def test_encode_sample_tokenizes_the_whole_text_as_generation_does():
+    # ".\n" is one token; the answer's segment ends at "." and the feedback's begins with "\n"
+    tok = build_char_tokenizer(pieces=[".\n"])
+    s = Sample((("Q:", 0.0), ("a.", 1.0), ("\nF", 1.5)), eos=False)
+    ids, w = encode_sample(s, tok, 100)
+    assert ids == tok.encode("Q:a.\nF", add_special_tokens=False)  # as a prompt is encoded
+    assert tok.convert_ids_to_tokens(ids) == ["Q", ":", "a", ".\n", "F"]
+    assert w == [0, 0, 1, 1.5, 1.5]  # a token across segments takes the higher weight
+    # segment by segment (drills whose segments are one token each): the pair is split
+    ids2, w2 = encode_sample(Sample(s.segments, eos=False, whole=False), tok, 100)
+    assert tok.convert_ids_to_tokens(ids2) == ["Q", ":", "a", ".", "\n", "F"]
+    assert w2 == [0, 0, 1, 1, 1.5, 1.5]
+
+
 def test_collate_shifts_labels_and_masks_padding():
     inputs, attn, labels, weights = collate([([5, 6, 7], [0, 1, 1]), ([5, 6], [0, 2])], pad_id=0)
     assert inputs.tolist() == [[5, 6], [5, 0]]

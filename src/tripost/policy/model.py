@@ -104,17 +104,17 @@ _NUMBER_RE = r" [-+*=] |(?<![0-9])(?:0|-?[1-9][0-9]{0,2})(?![0-9])|"
 
 
 #: the answer format's recurring pieces, one token each with ``model.tiny.format_pieces``: the
-#: answer's opening, step labels, the final response's opening, and the comma and colon that
-#: follow numbers and step heads. Not a full stop at a line's end: a segment of a training
-#: trajectory ends at the answer's full stop, the next begins with the newline, so the pair
-#: would be one token within segments and two across them, and the model saw three ways to go
-#: on after its answer (docs/ablations.md §35)
+#: answer's opening, step labels, the final response's opening, the comma and colon that
+#: follow numbers and step heads, and the full stop that ends a line (one token across a
+#: training trajectory's segments too: samples are tokenized as whole texts,
+#: :func:`tripost.training.encode_sample`; docs/ablations.md §35-§36)
 FORMAT_PIECES = [
     ANSWER_PREFIX + "\n",
     f"({FINAL}) So the answer is ",
     *(f"({i}) " for i in range(1, 31)),
     ", ",
     ": ",
+    ".\n",
 ]
 
 

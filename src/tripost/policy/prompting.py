@@ -84,7 +84,7 @@ class PromptFormat:
         segments += rest
         if sample.eos and self._tail:
             segments.append((self._tail, rest[-1][1] if rest else 1.0))
-        return Sample(tuple(segments), eos=sample.eos and not self._tail)
+        return Sample(tuple(segments), eos=sample.eos and not self._tail, whole=sample.whole)
 
     # -- the chat template -----------------------------------------------------------------
 
