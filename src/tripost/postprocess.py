@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from tripost.editing import DIRECT, FEEDBACK_ONLY, IMPROVED, EditRecord
 from tripost.training import LossWeights, Sample
-from tripost.trajectory import Attempt, Feedback, Trajectory
+from tripost.trajectory import Attempt, Feedback, Trajectory, update_marker
 
 IMPROVEMENT, NON_IMPROVEMENT, GOLD = "improvement", "non_improvement", "gold"
 
@@ -41,6 +41,11 @@ class TrainItem:
             (prompt, weights.prompt_weight),
             (first, weights.wrong_attempt_weight if first_wrong else weights.attempt_weight),
         ]
+        if rest and not self.eos:
+            # the trajectory goes on after this wrong feedback: its next line is an updated
+            # answer, so the feedback ends in the newline that begins it (tokenized as a whole
+            # text, a full stop before a newline may be one token)
+            rest += update_marker(instruction)[:1]
         if rest:
             segments.append((rest, weights.feedback_weight))
         return Sample(tuple(segments), eos=self.eos)

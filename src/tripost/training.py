@@ -140,7 +140,7 @@ def _encode_whole(sample: Sample, tokenizer) -> tuple[list[int], list[float]]:
     for text, w in sample.segments:
         char_w += [w] * len(text)
     enc = tokenizer(sample.text, add_special_tokens=False, return_offsets_mapping=True)
-    weights, last = [], 0.0
+    weights, last = [], sample.segments[0][1] if sample.segments else 0.0
     for start, end in enc["offset_mapping"]:
         if end > start:
             last = max(char_w[start:end])

@@ -77,6 +77,17 @@ def test_turns_and_weights_of_an_improvement_sample():
     assert rest.endswith("The final response is also correct.")
 
 
+def test_a_sample_that_stops_at_a_wrong_feedback_ends_in_the_newline_that_goes_on():
+    rng = random.Random(1)
+    p = TASK.generate(rng, "seen")
+    bad, _ = TASK.inject_error(p, TASK.solve(p), rng)
+    fb = TASK.check(p, bad)
+    item = TrainItem(IMPROVEMENT, p.question, (bad,), (fb,), eos=False)
+    sample = item.to_sample(LossWeights(feedback_weight=1.5))
+    assert not fb.correct and sample.segments[-1] == ("\nFeedback: " + fb.render() + "\n", 1.5)
+    assert not sample.eos
+
+
 def test_sft_samples_weigh_prompt_and_gold_as_the_iterations_do():
     """SFT and the compute-matched control train with the run's loss weights: a gold SFT
     sample is weighted like the prompt and first attempt of the iterations' gold items."""
