@@ -2,7 +2,9 @@ import random
 from collections import Counter
 
 import torch
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from torch.optim.optimizer import register_optimizer_step_post_hook
+from transformers import PreTrainedTokenizerFast
 
 from tripost.policy.model import TinyModelConfig, build_char_tokenizer, build_tiny_policy
 from tripost.training import (
@@ -77,6 +79,28 @@ def test_encode_sample_tokenizes_the_whole_text_as_generation_does():
     ids2, w2 = encode_sample(Sample(s.segments, eos=False, whole=False), tok, 100)
     assert tok.convert_ids_to_tokens(ids2) == ["Q", ":", "a", ".", "\n", "F"]
     assert w2 == [0, 0, 1, 1, 1.5, 1.5]
+
+
+def test_a_sentencepiece_style_tokenizer_puts_no_word_start_inside_a_sample():
+    # Llama-2/Mistral style: a word-start mark goes before the first word of each text encoded,
+    # so a segment encoded on its own began with a space that the whole text does not have
+    tk = Tokenizer(models.BPE(unk_token="<unk>"))
+    tk.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split("\n", "isolated"),
+            pre_tokenizers.Metaspace(prepend_scheme="first", split=False),
+        ]
+    )
+    tk.decoder = decoders.Metaspace(prepend_scheme="first", split=False)
+    s = Sample((("Q: 1 + 2 =\n", 0.0), ("(1) 1 + 2 = 3.", 1.0), ("\nFeedback: correct.", 1.5)))
+    tk.train_from_iterator([s.text] * 4, trainers.BpeTrainer(special_tokens=["<unk>", "</s>"]))
+    tok = PreTrainedTokenizerFast(tokenizer_object=tk, eos_token="</s>", unk_token="<unk>")
+    ids, w = encode_sample(s, tok, 100)
+    assert ids[:-1] == tok.encode(s.text, add_special_tokens=False)
+    assert tok.convert_ids_to_tokens(ids).count("\u2581") == 0
+    assert w == [0, 0, 1, 1.5, 1.5, 1.5]  # "Q: 1 + 2 =", "\n", "(1) ... 3.", "\n", ...
+    by_segment = encode_sample(Sample(s.segments, whole=False), tok, 100)[0]
+    assert tok.convert_ids_to_tokens(by_segment).count("\u2581") == 2  # " (1)", " \nFeedback"
 
 
 def test_collate_shifts_labels_and_masks_padding():
