@@ -84,6 +84,15 @@ class DataConfig(_Strict):
         "demonstrations of the scripted expert (an injected error, its feedback, the fix, and "
         "the gold answer judged correct), rebalanced like TriPosT's; 0: gold rationales only",
     )
+    sft_feedback: float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="fraction of the gold rationales of SFT (and sft_more) that end with the "
+        "all-correct feedback, as the iterations' gold samples do: a model trained from scratch "
+        "then knows the feedback format's words before the iterations; 0: the rationale alone "
+        "(the paper's SFT)",
+    )
 
 
 class RolloutConfig(_Strict):

@@ -55,7 +55,7 @@ from tripost.policy.model import (
     resolve_dtype,
 )
 from tripost.policy.prompting import PromptFormat
-from tripost.postprocess import build_train_set
+from tripost.postprocess import build_train_set, gold_items
 from tripost.progress import current_stage, log_summary
 from tripost.report import write_report
 from tripost.rundir import RunDir, RunDirError, open_run_dir
@@ -403,21 +403,31 @@ def save_checkpoint(rd: RunDir, policy: Policy, name: str, cfg: RunConfig | None
     rd.write_dir(f"checkpoints/{name}", fill)
 
 
-def gold_samples(task: Task, problems: list[Problem], weights: LossWeights) -> list[Sample]:
+def gold_samples(
+    task: Task, problems: list[Problem], weights: LossWeights, feedback: float = 0.0
+) -> list[Sample]:
     """SFT samples: prompt + gold rationale + EOS, weighted as the iterations weigh a prompt
-    and a correct first attempt."""
+    and a correct first attempt. The last ``feedback`` fraction of the problems' rationales
+    end with the all-correct feedback, as the iterations' gold samples do (``data.sft_feedback``;
+    the first ones are ``data.sft_si_demos``'s)."""
+    with_feedback = len(problems) - round(len(problems) * feedback)
     out = []
-    for p in problems:
+    for i, p in enumerate(problems):
         gold = task.solve(p)
-        if gold is not None:
-            out.append(
-                Sample(
-                    (
-                        (render_prompt(p.question, task.instruction), weights.prompt_weight),
-                        (gold.render(), weights.attempt_weight),
-                    )
+        if gold is None:
+            continue
+        if i >= with_feedback:
+            [item] = gold_items([(p.question, gold)])
+            out.append(item.to_sample(weights, task.instruction))
+            continue
+        out.append(
+            Sample(
+                (
+                    (render_prompt(p.question, task.instruction), weights.prompt_weight),
+                    (gold.render(), weights.attempt_weight),
                 )
             )
+        )
     return out
 
 
@@ -456,7 +466,8 @@ def train_sft(rd: RunDir, task: Task, cfg: RunConfig) -> dict:
     word_vocab = not cfg.model.path and cfg.model.tiny.tokenizer in ("word", "number")
     needed = cfg.sft.steps != 0 or word_vocab
     problems = load_problems(rd, "train") if needed else []
-    samples = gold_samples(task, problems, cfg.loss) + si_mix_samples(task, problems, cfg)
+    samples = gold_samples(task, problems, cfg.loss, cfg.data.sft_feedback)
+    samples += si_mix_samples(task, problems, cfg)
     m = cfg.model
     if m.path:
         dtype = model_dtype(cfg, train=True)
@@ -487,7 +498,7 @@ def train_sft_more(rd: RunDir, task: Task, cfg: RunConfig, steps: int) -> dict:
     optimizer steps (same batch size and schedule) as all TriPosT iterations together."""
     policy = load_checkpoint(rd, "sft", cfg, train=True)
     tcfg = cfg.train.model_copy(update={"steps": max(1, steps)})
-    samples = gold_samples(task, load_problems(rd, "train"), cfg.loss)
+    samples = gold_samples(task, load_problems(rd, "train"), cfg.loss, cfg.data.sft_feedback)
     stats = train_policy(policy, samples, tcfg, cfg.seed + 7, prompt_format(cfg, policy))
     save_checkpoint(rd, policy, "sft_more", cfg)
     return stats

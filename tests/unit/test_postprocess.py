@@ -100,6 +100,17 @@ def test_sft_samples_weigh_prompt_and_gold_as_the_iterations_do():
     assert [w for _, w in sft.segments] == [0.25, 0.5] and sft.eos
 
 
+def test_a_fraction_of_sft_samples_end_with_the_gold_items_correct_feedback():
+    weights = LossWeights(feedback_weight=1.5)
+    problems = [TASK.generate(random.Random(i), "seen") for i in range(4)]
+    samples = gold_samples(TASK, problems, weights, feedback=0.5)
+    assert [len(s.segments) for s in samples] == [2, 2, 3, 3]
+    [item] = gold_items([(problems[3].question, TASK.solve(problems[3]))])
+    assert samples[3] == item.to_sample(weights, TASK.instruction) and samples[3].eos
+    assert samples[3].segments[2][0].startswith("\nFeedback: ")
+    assert samples[:2] == gold_samples(TASK, problems[:2], weights)
+
+
 def test_build_train_set_reports_counts():
     rng = random.Random(2)
     problems = [TASK.generate(rng, "seen") for _ in range(12)]
