@@ -55,7 +55,7 @@ from tripost.policy.model import (
     resolve_dtype,
 )
 from tripost.policy.prompting import PromptFormat
-from tripost.postprocess import build_train_set, gold_items
+from tripost.postprocess import GOLD, TrainItem, build_train_set
 from tripost.progress import current_stage, log_summary
 from tripost.report import write_report
 from tripost.rundir import RunDir, RunDirError, open_run_dir
@@ -63,7 +63,7 @@ from tripost.si_demos import build_si_demos
 from tripost.tasks import Task, get_task, read_problems
 from tripost.tracking import logging_to
 from tripost.training import LossWeights, Sample, train_policy
-from tripost.trajectory import Problem, render_prompt
+from tripost.trajectory import Feedback, Problem, render_prompt
 
 log = logging.getLogger(__name__)
 
@@ -414,20 +414,10 @@ def gold_samples(
     out = []
     for i, p in enumerate(problems):
         gold = task.solve(p)
-        if gold is None:
-            continue
-        if i >= with_feedback:
-            [item] = gold_items([(p.question, gold)])
+        if gold is not None:
+            fb = (Feedback.ok(gold),) if i >= with_feedback else ()
+            item = TrainItem(GOLD, p.question, (gold,), fb)
             out.append(item.to_sample(weights, task.instruction))
-            continue
-        out.append(
-            Sample(
-                (
-                    (render_prompt(p.question, task.instruction), weights.prompt_weight),
-                    (gold.render(), weights.attempt_weight),
-                )
-            )
-        )
     return out
 
 
