@@ -5,10 +5,14 @@ process, with the process's peak memory: does a step get slower as training goes
     python benchmarks/step_time.py --allocator mimalloc --blocks 6
     python benchmarks/step_time.py --heads 8 --blocks 3            # 8 heads of 32
     python benchmarks/step_time.py --heads 4 --format-pieces --blocks 3
+    python benchmarks/step_time.py --allocator mimalloc --format-pieces --compile --blocks 8
 
 ``--allocator mimalloc`` restarts the script with mimalloc preloaded (tripost/allocator.py),
 ``system`` runs on glibc's malloc. Samples: gold `split` rationales of 20,000 seen problems,
 batch 8, bf16 autocast where it pays, batches of similar length (the demo's SFT settings).
+``--compile`` alternates blocks without and with ``compile`` (torch.compile of the decoder's
+layers; the first compiled block includes the compilation), so that both are timed on the
+same host at the same time.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import argparse
 import os
 import random
 import resource
+import statistics
 import sys
 import time
 
@@ -38,6 +43,7 @@ def main() -> None:
     ap.add_argument("--heads", type=int, default=4)
     ap.add_argument("--format-pieces", action="store_true")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--compile", action="store_true", help="alternate eager and compiled blocks")
     args = ap.parse_args()
     if args.allocator == "mimalloc":  # returns at once in the restarted process
         if allocator.mimalloc_path() is None:
@@ -70,12 +76,25 @@ def main() -> None:
         log_every=0,
         length_groups=16,
     )
+    times: dict[bool, list[float]] = {False: [], True: []}
     for k in range(args.blocks):
+        compiled = args.compile and k % 2 == 1
         t = time.perf_counter()
-        train_policy(policy, samples, cfg, seed=k)
+        train_policy(policy, samples, cfg.model_copy(update={"compile": compiled}), seed=k)
         took = time.perf_counter() - t
+        times[compiled].append(took)
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
-        print(f"block {k + 1}: {took:.1f} s for {args.steps} steps, peak memory {peak:.2f} GB")
+        what = " (compiled)" if compiled else ""
+        print(
+            f"block {k + 1}{what}: {took:.1f} s for {args.steps} steps, peak memory {peak:.2f} GB"
+        )
+    if args.compile and len(times[True]) > 1:
+        eager, comp = statistics.median(times[False]), statistics.median(times[True][1:])
+        print(
+            f"median s per {args.steps} steps: eager {eager:.1f}, compiled {comp:.1f} "
+            f"(blocks after the first compiled one): {eager / comp:.2f}x; "
+            f"first compiled block {times[True][0]:.1f} s"
+        )
 
 
 if __name__ == "__main__":

@@ -148,6 +148,13 @@ class TrainConfig(BaseModel):
         "replaces them when training ends (0 = off; one process or DDP only)",
     )
     bf16: bool = Field(True, description="bf16 autocast (CPU with AVX512-BF16, or CUDA)")
+    compile: bool = Field(
+        False,
+        description="torch.compile the decoder's layers for this training, eager again after it "
+        "(pays over thousands of steps: about 35 s to compile, then 1.3-1.4x faster steps for "
+        "the arithmetic demo's model on a 2-core CPU, docs/ablations.md §37; trains without it, "
+        "with a warning, where torch.compile cannot run)",
+    )
     max_length: int = Field(2048, ge=2, description="truncate samples to this many tokens")
     log_every: int = Field(50, ge=0, description="log the loss every N steps (0: never)")
     gradient_checkpointing: bool = Field(

@@ -228,6 +228,7 @@ def train_policy(
         model.config.use_cache = False
     optim = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=cfg.weight_decay)
     ema = _Ema(trainable, cfg.ema, accelerator) if cfg.ema else None
+    compiled = _compile_layers(model, accelerator) if cfg.compile else []
     _deepspeed_settings(accelerator, cfg)
     loss_model = PolicyLoss(model, _output_head(model, accelerator, cfg), cfg.loss_chunk)
     loss_model, optim = accelerator.prepare(loss_model, optim)
@@ -279,6 +280,8 @@ def train_policy(
                 time_left(took, step + 1, total),
             )
     bar.close()
+    for layers, i, layer in compiled:  # eager again: generation and saving see the plain model
+        layers[i] = layer
     if ema is not None:
         ema.copy_to_model()
     policy.full_state = _full_state(accelerator, loss_model)
@@ -356,6 +359,34 @@ def _deepspeed_settings(accelerator, cfg: TrainConfig) -> None:
     ds["gradient_accumulation_steps"] = accelerator.gradient_accumulation_steps
     if ds.get("gradient_clipping", "auto") == "auto":
         ds["gradient_clipping"] = cfg.grad_clip
+
+
+def _compile_layers(model, accelerator) -> list[tuple[torch.nn.ModuleList, int, torch.nn.Module]]:
+    """Put ``torch.compile``d wrappers of the decoder's layers in their places (the same
+    parameters; shapes dynamic, since batch lengths vary); returns (list, index, layer) to put
+    back. Nothing where torch.compile cannot run here (no C++ compiler, an unsupported
+    platform), where the weights are sharded, or where the model has no ``layers`` list."""
+    if accelerator.distributed_type in (DistributedType.FSDP, DistributedType.DEEPSPEED):
+        log.warning("compile: not with FSDP or DeepSpeed; training without it")
+        return []
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    try:
+        layers = base.get_decoder().layers
+    except (AttributeError, ValueError, NotImplementedError):
+        layers = None
+    if not isinstance(layers, torch.nn.ModuleList):
+        log.warning("compile: the model has no list of decoder layers; training without it")
+        return []
+    try:  # a compiler or platform problem shows on the first call, not on torch.compile
+        torch.compile(lambda x: x * 2, dynamic=True)(torch.ones(3, device=accelerator.device))
+    except Exception as e:  # noqa: BLE001 - any failure means: train eagerly
+        log.warning("compile: torch.compile cannot run here (%s); training without it", e)
+        return []
+    out = []
+    for i, layer in enumerate(layers):
+        out.append((layers, i, layer))
+        layers[i] = torch.compile(layer, dynamic=True)
+    return out
 
 
 class _Ema:

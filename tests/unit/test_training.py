@@ -212,3 +212,51 @@ def test_ema_replaces_the_weights_by_their_moving_average():
     for got, want in zip(averaged.model.parameters(), expected):
         torch.testing.assert_close(got, want)
     assert any(not torch.allclose(e, w) for e, w in zip(expected, snapshots[-1]))
+
+
+def test_compile_trains_the_same_weights_through_compiled_layers_and_puts_them_back():
+    """``compile`` runs the steps through torch.compile'd decoder layers (seen from a step
+    hook), reaches the eager run's weights, and leaves the model's own layers in place."""
+    sample = Sample((("Q: 1+1\n", 0.0), ("(Final response) So the answer is 2.", 1.0)))
+    cfg = TrainConfig(steps=3, batch_size=2, micro_batch_size=2, lr=1e-2, bf16=False, log_every=0)
+    tiny = TinyModelConfig(hidden_size=16, num_layers=2, num_heads=2, intermediate_size=32)
+
+    def build():
+        torch.manual_seed(0)
+        return build_tiny_policy(tiny)
+
+    eager, compiled = build(), build()
+    train_policy(eager, [sample] * 2, cfg)
+    layers = compiled.model.get_decoder().layers
+    originals = list(layers)
+    seen: list[str] = []
+    hook = register_optimizer_step_post_hook(
+        lambda *_: seen.append(type(compiled.model.get_decoder().layers[0]).__name__)
+    )
+    try:
+        train_policy(compiled, [sample] * 2, cfg.model_copy(update={"compile": True}))
+    finally:
+        hook.remove()
+    assert seen == ["OptimizedModule"] * 3
+    assert list(compiled.model.get_decoder().layers) == originals
+    assert list(compiled.model.state_dict()) == list(eager.model.state_dict())
+    for got, want in zip(compiled.model.parameters(), eager.model.parameters()):
+        torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
+
+
+def test_compile_trains_eagerly_with_a_warning_where_torch_compile_cannot_run(monkeypatch, caplog):
+    def broken(*args, **kwargs):
+        raise RuntimeError("no C++ compiler")
+
+    monkeypatch.setattr(torch, "compile", broken)
+    sample = Sample((("Q: 1+1\n", 0.0), ("(Final response) So the answer is 2.", 1.0)))
+    cfg = TrainConfig(
+        steps=2, batch_size=2, micro_batch_size=2, bf16=False, log_every=0, compile=True
+    )
+    policy = build_tiny_policy(
+        TinyModelConfig(hidden_size=16, num_layers=1, num_heads=2, intermediate_size=32)
+    )
+    with caplog.at_level("WARNING", logger="tripost.training"):
+        stats = train_policy(policy, [sample] * 2, cfg)
+    assert stats["steps"] == 2
+    assert any("no C++ compiler" in r.getMessage() for r in caplog.records)
