@@ -182,18 +182,22 @@ def test_length_groups_keep_every_sample_once_per_epoch_and_cut_the_padding():
     assert one == plain
 
 
+SUM_SAMPLE = Sample((("Q: 1+1\n", 0.0), ("(Final response) So the answer is 2.", 1.0)))
+
+
+def seeded_policy(num_layers: int = 1):
+    """A tiny policy whose weights are the same at every call."""
+    torch.manual_seed(0)
+    tiny = TinyModelConfig(hidden_size=16, num_layers=num_layers, num_heads=2, intermediate_size=32)
+    return build_tiny_policy(tiny)
+
+
 def test_ema_replaces_the_weights_by_their_moving_average():
     """The weights after training with ``ema`` are the average, by the ramped decay, of the
     weights after each step of the same training without it (snapshotted by a step hook)."""
-    sample = Sample((("Q: 1+1\n", 0.0), ("(Final response) So the answer is 2.", 1.0)))
+    sample = SUM_SAMPLE
     cfg = TrainConfig(steps=4, batch_size=2, micro_batch_size=2, lr=1e-2, bf16=False, log_every=0)
-    tiny = TinyModelConfig(hidden_size=16, num_layers=1, num_heads=2, intermediate_size=32)
-
-    def build():
-        torch.manual_seed(0)
-        return build_tiny_policy(tiny)
-
-    plain = build()
+    plain = seeded_policy()
     snapshots = [[p.detach().clone() for p in plain.model.parameters()]]
     hook = register_optimizer_step_post_hook(
         lambda *_: snapshots.append([p.detach().clone() for p in plain.model.parameters()])
@@ -207,7 +211,7 @@ def test_ema_replaces_the_weights_by_their_moving_average():
     for step, weights in enumerate(snapshots[1:]):
         keep = min(0.5, (1 + step) / (10 + step))
         expected = [keep * e + (1 - keep) * w for e, w in zip(expected, weights)]
-    averaged = build()
+    averaged = seeded_policy()
     train_policy(averaged, [sample] * 2, cfg.model_copy(update={"ema": 0.5}))
     for got, want in zip(averaged.model.parameters(), expected):
         torch.testing.assert_close(got, want)
@@ -217,15 +221,9 @@ def test_ema_replaces_the_weights_by_their_moving_average():
 def test_compile_trains_the_same_weights_through_compiled_layers_and_puts_them_back():
     """``compile`` runs the steps through torch.compile'd decoder layers (seen from a step
     hook), reaches the eager run's weights, and leaves the model's own layers in place."""
-    sample = Sample((("Q: 1+1\n", 0.0), ("(Final response) So the answer is 2.", 1.0)))
+    sample = SUM_SAMPLE
     cfg = TrainConfig(steps=3, batch_size=2, micro_batch_size=2, lr=1e-2, bf16=False, log_every=0)
-    tiny = TinyModelConfig(hidden_size=16, num_layers=2, num_heads=2, intermediate_size=32)
-
-    def build():
-        torch.manual_seed(0)
-        return build_tiny_policy(tiny)
-
-    eager, compiled = build(), build()
+    eager, compiled = seeded_policy(num_layers=2), seeded_policy(num_layers=2)
     train_policy(eager, [sample] * 2, cfg)
     layers = compiled.model.get_decoder().layers
     originals = list(layers)
@@ -249,14 +247,11 @@ def test_compile_trains_eagerly_with_a_warning_where_torch_compile_cannot_run(mo
         raise RuntimeError("no C++ compiler")
 
     monkeypatch.setattr(torch, "compile", broken)
-    sample = Sample((("Q: 1+1\n", 0.0), ("(Final response) So the answer is 2.", 1.0)))
     cfg = TrainConfig(
         steps=2, batch_size=2, micro_batch_size=2, bf16=False, log_every=0, compile=True
     )
-    policy = build_tiny_policy(
-        TinyModelConfig(hidden_size=16, num_layers=1, num_heads=2, intermediate_size=32)
-    )
+    policy = seeded_policy()
     with caplog.at_level("WARNING", logger="tripost.training"):
-        stats = train_policy(policy, [sample] * 2, cfg)
+        stats = train_policy(policy, [SUM_SAMPLE] * 2, cfg)
     assert stats["steps"] == 2
     assert any("no C++ compiler" in r.getMessage() for r in caplog.records)
