@@ -151,7 +151,7 @@ class TrainConfig(BaseModel):
     compile: bool = Field(
         False,
         description="torch.compile the decoder's layers for this training, eager again after it "
-        "(pays over thousands of steps: about 35 s to compile, then 1.3-1.4x faster steps for "
+        "(pays over thousands of steps: about 35 s to compile, then about 1.2x faster steps for "
         "the arithmetic demo's model on a 2-core CPU, docs/ablations.md §37; trains without it, "
         "with a warning, where torch.compile cannot run)",
     )
