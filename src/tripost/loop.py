@@ -55,7 +55,7 @@ from tripost.policy.model import (
     resolve_dtype,
 )
 from tripost.policy.prompting import PromptFormat
-from tripost.postprocess import GOLD, TrainItem, build_train_set
+from tripost.postprocess import GOLD, TrainItem, build_train_set, gold_items
 from tripost.progress import current_stage, log_summary
 from tripost.report import write_report
 from tripost.rundir import RunDir, RunDirError, open_run_dir
@@ -63,7 +63,7 @@ from tripost.si_demos import build_si_demos
 from tripost.tasks import Task, get_task, read_problems
 from tripost.tracking import logging_to
 from tripost.training import LossWeights, Sample, train_policy
-from tripost.trajectory import Feedback, Problem, render_prompt
+from tripost.trajectory import Problem, render_prompt
 
 log = logging.getLogger(__name__)
 
@@ -410,15 +410,11 @@ def gold_samples(
     and a correct first attempt. The last ``feedback`` fraction of the problems' rationales
     end with the all-correct feedback, as the iterations' gold samples do (``data.sft_feedback``;
     the first ones are ``data.sft_si_demos``'s)."""
-    with_feedback = len(problems) - round(len(problems) * feedback)
-    out = []
-    for i, p in enumerate(problems):
-        gold = task.solve(p)
-        if gold is not None:
-            fb = (Feedback.ok(gold),) if i >= with_feedback else ()
-            item = TrainItem(GOLD, p.question, (gold,), fb)
-            out.append(item.to_sample(weights, task.instruction))
-    return out
+    first_judged = len(problems) - round(len(problems) * feedback)
+    plain = [(p.question, g) for p in problems[:first_judged] if (g := task.solve(p)) is not None]
+    judged = [(p.question, g) for p in problems[first_judged:] if (g := task.solve(p)) is not None]
+    items = [TrainItem(GOLD, q, (g,), ()) for q, g in plain] + gold_items(judged)
+    return [item.to_sample(weights, task.instruction) for item in items]
 
 
 def expert_demo_samples(
