@@ -195,7 +195,6 @@ def seeded_policy(num_layers: int = 1):
 def test_ema_replaces_the_weights_by_their_moving_average():
     """The weights after training with ``ema`` are the average, by the ramped decay, of the
     weights after each step of the same training without it (snapshotted by a step hook)."""
-    sample = SUM_SAMPLE
     cfg = TrainConfig(steps=4, batch_size=2, micro_batch_size=2, lr=1e-2, bf16=False, log_every=0)
     plain = seeded_policy()
     snapshots = [[p.detach().clone() for p in plain.model.parameters()]]
@@ -203,7 +202,7 @@ def test_ema_replaces_the_weights_by_their_moving_average():
         lambda *_: snapshots.append([p.detach().clone() for p in plain.model.parameters()])
     )
     try:
-        train_policy(plain, [sample] * 2, cfg)
+        train_policy(plain, [SUM_SAMPLE] * 2, cfg)
     finally:
         hook.remove()
     assert len(snapshots) == 5
@@ -212,7 +211,7 @@ def test_ema_replaces_the_weights_by_their_moving_average():
         keep = min(0.5, (1 + step) / (10 + step))
         expected = [keep * e + (1 - keep) * w for e, w in zip(expected, weights)]
     averaged = seeded_policy()
-    train_policy(averaged, [sample] * 2, cfg.model_copy(update={"ema": 0.5}))
+    train_policy(averaged, [SUM_SAMPLE] * 2, cfg.model_copy(update={"ema": 0.5}))
     for got, want in zip(averaged.model.parameters(), expected):
         torch.testing.assert_close(got, want)
     assert any(not torch.allclose(e, w) for e, w in zip(expected, snapshots[-1]))
@@ -221,10 +220,9 @@ def test_ema_replaces_the_weights_by_their_moving_average():
 def test_compile_trains_the_same_weights_through_compiled_layers_and_puts_them_back():
     """``compile`` runs the steps through torch.compile'd decoder layers (seen from a step
     hook), reaches the eager run's weights, and leaves the model's own layers in place."""
-    sample = SUM_SAMPLE
     cfg = TrainConfig(steps=3, batch_size=2, micro_batch_size=2, lr=1e-2, bf16=False, log_every=0)
     eager, compiled = seeded_policy(num_layers=2), seeded_policy(num_layers=2)
-    train_policy(eager, [sample] * 2, cfg)
+    train_policy(eager, [SUM_SAMPLE] * 2, cfg)
     layers = compiled.model.get_decoder().layers
     originals = list(layers)
     seen: list[str] = []
@@ -232,7 +230,7 @@ def test_compile_trains_the_same_weights_through_compiled_layers_and_puts_them_b
         lambda *_: seen.append(type(compiled.model.get_decoder().layers[0]).__name__)
     )
     try:
-        train_policy(compiled, [sample] * 2, cfg.model_copy(update={"compile": True}))
+        train_policy(compiled, [SUM_SAMPLE] * 2, cfg.model_copy(update={"compile": True}))
     finally:
         hook.remove()
     assert seen == ["OptimizedModule"] * 3
